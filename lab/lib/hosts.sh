@@ -1,0 +1,230 @@
+# shellcheck shell=bash
+# Test hosts. Host k is berth-hk: a network namespace with eth0 at 10.77.0.(10+k) on
+# the bridge berth0, a mount namespace (see lab/host-mountns.sh), its own dockerd and
+# its own sshd, both started with nsenter into those two namespaces.
+
+LAB_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+
+host_mntns() { printf '%s/%s.mnt' "$LAB_NS_DIR" "$(host_name "$1")"; }
+host_nsenter() { nsenter --net="/run/netns/$(host_name "$1")" --mount="$(host_mntns "$1")" -- "${@:2}"; }
+host_socket() { printf '%s/docker.sock' "$(host_dir "$1")"; }
+
+# The namespace files live in a private bind mount: a mount namespace can only be
+# pinned by a bind mount on a mount that does not propagate.
+ensure_ns_dir() {
+  mkdir -p "$LAB_NS_DIR"
+  if ! mountpoint -q "$LAB_NS_DIR"; then
+    mount --bind "$LAB_NS_DIR" "$LAB_NS_DIR"
+    mount --make-private "$LAB_NS_DIR"
+  fi
+}
+
+is_nsfs() { [ "$(stat -f -c %T "$1" 2>/dev/null)" = nsfs ]; }
+
+host_network() {
+  local k=$1 h addr veth
+  h=$(host_name "$k")
+  addr=$(host_addr "$k")
+  veth=$(host_veth "$k")
+  if [ ! -e "/run/netns/$h" ]; then
+    ip netns add "$h" || die "ip netns add $h failed"
+    changed "$h: network namespace"
+  fi
+  if ! ip link show "$veth" >/dev/null 2>&1; then
+    ip -n "$h" link del eth0 2>/dev/null || true
+    ip link add "$veth" type veth peer name eth0 netns "$h" || die "cannot create veth $veth for $h"
+    changed "$h: veth $veth <-> eth0"
+  fi
+  if ! ip link show "$veth" | grep -q "master $LAB_BRIDGE"; then
+    ip link set "$veth" master "$LAB_BRIDGE"
+    changed "$h: $veth on $LAB_BRIDGE"
+  fi
+  if ! ip link show "$veth" | grep -q ',UP'; then
+    ip link set "$veth" up
+  fi
+  if ! ip -n "$h" -4 addr show dev eth0 | grep -q "inet $addr/24"; then
+    ip -n "$h" addr add "$addr/24" dev eth0
+    changed "$h: $addr/24 on eth0"
+  fi
+  if ! ip -n "$h" link show eth0 | grep -q ',UP'; then
+    ip -n "$h" link set lo up
+    ip -n "$h" link set eth0 up
+    changed "$h: links up"
+  fi
+  if ! ip -n "$h" route show default | grep -q "via $LAB_GATEWAY"; then
+    ip -n "$h" route replace default via "$LAB_GATEWAY"
+    changed "$h: default route via $LAB_GATEWAY"
+  fi
+}
+
+host_mounts() {
+  local k=$1 h hd ns
+  h=$(host_name "$k")
+  hd=$(host_dir "$k")
+  ns=$(host_mntns "$k")
+  mkdir -p "$hd/home" "$hd/tmp" "$hd/run" "$hd/ssh" "$hd/docker"
+  chmod 0700 "$hd/home"
+  chmod 1777 "$hd/tmp"
+  ensure_ns_dir
+  is_nsfs "$ns" && return 0
+  touch "$ns"
+  unshare --mount="$ns" --propagation private bash "$LAB_ROOT/lab/host-mountns.sh" "$hd" ||
+    die "$h: could not set up its mount namespace (unshare --mount)"
+  changed "$h: mount namespace ($ns): private /run, /root -> $hd/home, /tmp -> $hd/tmp"
+}
+
+host_dockerd() {
+  local k=$1 h hd sock pidfile
+  h=$(host_name "$k")
+  hd=$(host_dir "$k")
+  sock=$(host_socket "$k")
+  pidfile=$hd/run/dockerd.pid
+  if pid_alive "$pidfile" dockerd && docker_answers "unix://$sock"; then
+    return 0
+  fi
+  if pid_alive "$pidfile" dockerd; then
+    # Running but not answering: give a starting engine a moment, then restart it.
+    if wait_for 20 "$h dockerd" docker_answers "unix://$sock"; then
+      return 0
+    fi
+    stop_pidfile "$pidfile" dockerd 20 || true
+  fi
+  rm -f "$pidfile" "$sock"
+  host_nsenter "$k" setsid dockerd \
+    --data-root "$hd/docker" \
+    --exec-root /run/docker \
+    --pidfile "$pidfile" \
+    -H "unix://$sock" \
+    --bip "10.78.$k.1/24" \
+    --default-address-pool "base=10.$((80 + k)).0.0/16,size=24" \
+    --insecure-registry "$LAB_GATEWAY:$REGISTRY_PLAIN_PORT" \
+    --containerd-namespace "$h" \
+    --containerd-plugins-namespace "$h-plugins" \
+    --shutdown-timeout 5 \
+    >>"$LAB_LOGS/$h-dockerd.log" 2>&1 </dev/null &
+  if ! wait_for 90 "$h dockerd" docker_answers "unix://$sock"; then
+    tail -n 15 "$LAB_LOGS/$h-dockerd.log" >&2
+    die "$h: dockerd did not answer on $sock within 90 s (log: $LAB_LOGS/$h-dockerd.log)"
+  fi
+  changed "$h: dockerd (pid $(cat "$pidfile"), socket $sock, bridge 10.78.$k.1/24)"
+}
+
+host_sshd_config() {
+  local k=$1 hd
+  hd=$(host_dir "$k")
+  [ -f "$hd/ssh/ssh_host_ed25519_key" ] ||
+    ssh-keygen -q -t ed25519 -N '' -C "$(host_name "$k")" -f "$hd/ssh/ssh_host_ed25519_key"
+  cat >"$hd/ssh/sshd_config.tmp" <<EOF
+# Written by scripts/lab.sh for $(host_name "$k").
+ListenAddress $(host_addr "$k"):22
+HostKey $hd/ssh/ssh_host_ed25519_key
+PidFile $hd/run/sshd.pid
+PermitRootLogin prohibit-password
+PubkeyAuthentication yes
+AuthorizedKeysFile $LAB_SSH/authorized_keys
+PasswordAuthentication no
+KbdInteractiveAuthentication no
+UsePAM no
+PrintMotd no
+X11Forwarding no
+AllowTcpForwarding yes
+AllowStreamLocalForwarding yes
+MaxSessions 64
+MaxStartups 64:30:128
+LogLevel INFO
+Subsystem sftp /usr/lib/openssh/sftp-server
+EOF
+  mv -f "$hd/ssh/sshd_config.tmp" "$hd/ssh/sshd_config"
+}
+
+sshd_answers() { timeout 5 ssh-keyscan -T 3 -t ed25519 "$1" 2>/dev/null | grep -q ssh-ed25519; }
+
+host_sshd() {
+  local k=$1 h hd addr pidfile
+  h=$(host_name "$k")
+  hd=$(host_dir "$k")
+  addr=$(host_addr "$k")
+  pidfile=$hd/run/sshd.pid
+  host_sshd_config "$k"
+  if pid_alive "$pidfile" sshd && sshd_answers "$addr"; then
+    return 0
+  fi
+  stop_pidfile "$pidfile" sshd 5 || true
+  local err
+  err=$(host_nsenter "$k" /usr/sbin/sshd -t -f "$hd/ssh/sshd_config" 2>&1) || die "$h: sshd config check failed: $err"
+  # sshd daemonizes and writes its pid file.
+  host_nsenter "$k" /usr/sbin/sshd -f "$hd/ssh/sshd_config" -E "$LAB_LOGS/$h-sshd.log" </dev/null >/dev/null 2>&1 ||
+    die "$h: sshd failed to start (log: $LAB_LOGS/$h-sshd.log)"
+  wait_for 15 "$h sshd" sshd_answers "$addr" || die "$h: sshd does not answer on $addr:22 (log: $LAB_LOGS/$h-sshd.log)"
+  changed "$h: sshd on $addr:22 (pid $(cat "$pidfile"))"
+}
+
+host_images() {
+  local k=$1 dir
+  for dir in "$(image_cache_base)" "$(image_cache_kamal_proxy)" "$(image_cache_buildkit)"; do
+    ensure_image_loaded "unix://$(host_socket "$k")" "$dir"
+  done
+}
+
+step_host() {
+  local k=$1
+  mkdir -p "$LAB_LOGS"
+  host_network "$k"
+  host_mounts "$k"
+  host_dockerd "$k"
+  host_sshd "$k"
+  host_images "$k"
+}
+
+# --- teardown ---------------------------------------------------------------------
+
+# pids of processes whose mount namespace is the host's pinned one
+pids_in_mntns() {
+  local ns=$1 ino p
+  is_nsfs "$ns" || return 0
+  ino=$(stat -L -c %i "$ns")
+  for p in /proc/[0-9]*; do
+    [ "$(readlink "$p/ns/mnt" 2>/dev/null)" = "mnt:[$ino]" ] && printf '%s\n' "${p#/proc/}"
+  done
+  return 0
+}
+
+host_pids() {
+  local k=$1 h
+  h=$(host_name "$k")
+  {
+    [ -e "/run/netns/$h" ] && ip netns pids "$h" 2>/dev/null
+    pids_in_mntns "$(host_mntns "$k")"
+  } | sort -un
+}
+
+host_down() {
+  local k=$1 h hd pids
+  h=$(host_name "$k")
+  hd=$(host_dir "$k")
+  stop_pidfile "$hd/run/sshd.pid" sshd 5 && note "$h: stopped sshd"
+  stop_pidfile "$hd/run/dockerd.pid" dockerd 30 && note "$h: stopped dockerd"
+  # Anything still in the host's namespaces was started by the lab (containerd, shims,
+  # ssh sessions): end it.
+  pids=$(host_pids "$k")
+  if [ -n "$pids" ]; then
+    # shellcheck disable=SC2086
+    kill -TERM $pids 2>/dev/null || true
+    sleep 1
+    pids=$(host_pids "$k")
+    # shellcheck disable=SC2086
+    [ -n "$pids" ] && kill -KILL $pids 2>/dev/null || true
+    note "$h: ended leftover processes"
+  fi
+  if is_nsfs "$(host_mntns "$k")"; then
+    umount "$(host_mntns "$k")" 2>/dev/null || umount -l "$(host_mntns "$k")"
+  fi
+  rm -f "$(host_mntns "$k")" "$hd/docker.sock"
+  if ip link show "$(host_veth "$k")" >/dev/null 2>&1; then
+    ip link del "$(host_veth "$k")"
+  fi
+  if [ -e "/run/netns/$h" ]; then
+    ip netns del "$h"
+    note "$h: removed network namespace"
+  fi
+}
