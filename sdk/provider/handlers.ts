@@ -1,0 +1,18 @@
+/**
+ * Provider-side code of Berth's resources: what runs inside the Pulumi engine's dynamic-provider
+ * process during `pulumi up` and `pulumi destroy`. Each handler receives plain resolved inputs.
+ */
+import type * as pulumi from "@pulumi/pulumi";
+import { commandHandler } from "./command";
+
+/** A dynamic resource's provider methods. */
+export interface Handler {
+  create(inputs: any): Promise<pulumi.dynamic.CreateResult>;
+  update(id: string, olds: any, news: any): Promise<pulumi.dynamic.UpdateResult>;
+  delete(id: string, props: any): Promise<void>;
+  diff(id: string, olds: any, news: any): Promise<pulumi.dynamic.DiffResult>;
+}
+
+export const handlers: Record<string, Handler> = {
+  command: commandHandler,
+};
