@@ -59,7 +59,7 @@ describe("real: the Pulumi engine", function () {
     assert.match(p.stdout, /changed/);
     const r = await s.up();
     assert.equal(r.outputs.stdout.value, "changed");
-    assert.match(stateFile(b, "berth-command-fixture", "dev"), /"stdout": "changed"/);
+    assert.match(stateFile(b, "berth-command-fixture", "dev"), /"stdout":"changed"/);
   });
 
   it("runs the delete command on destroy", async function () {
