@@ -60,3 +60,124 @@ export function parse<S extends z.ZodType>(component: string, schema: S, input: 
   });
   throw new BerthConfigError(component, problems);
 }
+
+// ---------------------------------------------------------------------------------------------
+// Schema builders. Each zod leaf below words its problems in the one style above
+// ("must be <what is allowed>; got <value>. <how to fix>"), so config schemas never show zod's
+// default messages. A value marked secret is never shown.
+
+/** How a bad value is shown in a message: `nothing` when missing, else `show(value)`. */
+export function got(value: unknown): string {
+  return value === undefined ? "nothing" : show(value);
+}
+
+/** `must be <expect>; got <value>. <fix>`. With `secret`, the value is never shown. */
+export function mustBe(expect: string, value: unknown, fix?: string, secret = false): string {
+  const shown = secret && value !== undefined ? "a value that is not shown because it is secret" : got(value);
+  return `must be ${expect}; got ${shown}.${fix ? ` ${fix}` : ""}`;
+}
+
+function camelize(key: string): string {
+  return key.replace(/[_-]([a-z])/g, (_, c: string) => c.toUpperCase());
+}
+
+/** A zod error function: unknown keys are listed with the allowed ones; anything else is `mustBe`. */
+export function says(expect: string, fix?: string, secret = false) {
+  return (iss: z.core.$ZodRawIssue): string => {
+    if (iss.code === "unrecognized_keys") {
+      const shape = (iss.inst as { _zod?: { def?: { shape?: object } } } | undefined)?._zod?.def?.shape ?? {};
+      const allowed = Object.keys(shape);
+      const hints = iss.keys
+        .map((k) => (allowed.includes(camelize(k)) ? `\`${k}\` is spelled \`${camelize(k)}\` in Berth` : undefined))
+        .filter((h): h is string => h !== undefined);
+      const list = iss.keys.map((k) => `\`${k}\``).join(", ");
+      return (
+        `has unknown key${iss.keys.length === 1 ? "" : "s"} ${list}; allowed keys are ` +
+        `${allowed.map((k) => `\`${k}\``).join(", ")}.` +
+        (hints.length ? ` ${hints.join("; ")}.` : ` Remove ${iss.keys.length === 1 ? "it" : "them"} or check the spelling.`)
+      );
+    }
+    return mustBe(expect, iss.input, fix, secret);
+  };
+}
+
+/** Adds one custom problem at `path` (relative to the schema the refinement is on). */
+export function problem(ctx: z.core.$RefinementCtx<unknown>, path: PropertyKey[], message: string): void {
+  ctx.addIssue({ code: "custom", path, message });
+}
+
+/** A string. */
+export function text(expect = "a string", fix?: string) {
+  return z.string({ error: says(expect, fix) });
+}
+
+/** A string matching `re`. */
+export function matching(re: RegExp, expect: string, fix?: string) {
+  return text(expect, fix).superRefine((v, ctx) => {
+    if (!re.test(v)) problem(ctx, [], mustBe(expect, v, fix));
+  });
+}
+
+/** A secret string: messages never show it. `valid` adds a format check. */
+export function secret(expect: string, fix?: string, valid: (v: string) => boolean = () => true) {
+  return z.string({ error: says(expect, fix, true) }).superRefine((v, ctx) => {
+    if (!valid(v)) problem(ctx, [], mustBe(expect, v, fix, true));
+  });
+}
+
+/** true or false. */
+export function flag(fix?: string) {
+  return z.boolean({ error: says("true or false", fix) });
+}
+
+/** An integer in [min, max]. */
+export function integer(min: number, max = Number.POSITIVE_INFINITY, fix?: string) {
+  const expect = Number.isFinite(max) ? `an integer from ${min} to ${max}` : `an integer of at least ${min}`;
+  return z.number({ error: says(expect, fix) }).superRefine((v, ctx) => {
+    if (!Number.isInteger(v) || v < min || v > max) problem(ctx, [], mustBe(expect, v, fix));
+  });
+}
+
+/** A TCP port, 1–65535. */
+export function port(fix?: string) {
+  return integer(1, 65535, fix);
+}
+
+/** A list. */
+export function list<T extends z.ZodType>(item: T, expect = "a list") {
+  return z.array(item, { error: says(expect) });
+}
+
+/** An object with free-form string keys. */
+export function dict<T extends z.ZodType>(value: T, expect = "an object") {
+  return z.record(z.string(), value, { error: says(expect) });
+}
+
+/** An object with exactly these keys (unknown keys are problems). */
+export function strict<S extends z.core.$ZodLooseShape>(shape: S, expect = "an object") {
+  return z.strictObject(shape, { error: says(expect) });
+}
+
+/**
+ * A value of one of several shapes: `pick` chooses the schema by looking at the value (so problems
+ * are reported inside the chosen shape, not as "no union member matched"), or returns undefined
+ * when no shape fits.
+ */
+export function either<T>(expect: string, pick: (value: unknown) => z.ZodType<T> | undefined, fix?: string) {
+  return z.unknown().transform((value, ctx): T => {
+    const schema = pick(value);
+    if (schema === undefined) {
+      problem(ctx, [], mustBe(expect, value, fix));
+      return z.NEVER;
+    }
+    const result = schema.safeParse(value);
+    if (result.success) return result.data;
+    for (const issue of result.error.issues) problem(ctx, issue.path as PropertyKey[], issue.message);
+    return z.NEVER;
+  });
+}
+
+/** True for a plain object (not null, not an array). */
+export function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
