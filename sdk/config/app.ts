@@ -483,13 +483,17 @@ const scopedEnvSchema = envSchema(z.unknown(), false);
 const rootEnvSchema = envSchema(dict(scopedEnvSchema, "an object of host tag → env"), true);
 
 function labelsSchema() {
-  return dict(text(), "an object of label → value").superRefine((labels, ctx) => {
-    for (const key of Object.keys(labels)) {
-      if (RESERVED_LABELS.includes(key)) {
-        problem(ctx, [key], `is reserved: Berth sets the \`service\`, \`role\` and \`destination\` labels itself; got ${show(labels[key])}. Use another label name.`);
+  return dict(text(), "an object of label → value").superRefine(
+    (labels, ctx) => {
+      if (!isRecord(labels)) return;
+      for (const key of Object.keys(labels)) {
+        if (RESERVED_LABELS.includes(key)) {
+          problem(ctx, [key], `is reserved: Berth sets the \`service\`, \`role\` and \`destination\` labels itself; got ${show(labels[key])}. Use another label name.`);
+        }
       }
-    }
-  });
+    },
+    { when: () => true },
+  );
 }
 
 const loggingSchema = strict({
@@ -503,12 +507,15 @@ const roleOptionsSchema = dockerOptionsSchema({
   name: "Container names are `<service>-<role>[-<destination>]-<version>`.",
   network: "Set `proxyRun.network` instead.",
   detach: "App containers always run detached.",
-}).superRefine((options, ctx) => {
-  const restart = options.restart;
-  if (restart !== undefined && (typeof restart !== "string" || !RESTART.test(restart))) {
-    problem(ctx, ["restart"], mustBe("one of `no`, `always`, `unless-stopped`, `on-failure` or `on-failure:N`", restart, 'Use "no" to turn restarts off.'));
-  }
-});
+}).superRefine(
+  (options, ctx) => {
+    const restart = isRecord(options) ? options.restart : undefined;
+    if (restart !== undefined && (typeof restart !== "string" || !RESTART.test(restart))) {
+      problem(ctx, ["restart"], mustBe("one of `no`, `always`, `unless-stopped`, `on-failure` or `on-failure:N`", restart, 'Use "no" to turn restarts off.'));
+    }
+  },
+  { when: () => true },
+);
 
 const TAG_NAME = /^[A-Za-z0-9_.-]+$/;
 const hostEntry = either<RoleHost>("a host, or `{ host, tags }`", (v) =>

@@ -53,17 +53,21 @@ export function dockerOptionsSchema(reserved: Record<string, string>) {
           : undefined,
     "Omit an option instead of setting it to false.",
   );
-  return dict(value, "an object of docker run options").superRefine((options, ctx) => {
-    for (const name of Object.keys(options)) {
-      if (!OPTION_NAME.test(name)) {
-        const bare = name.replace(/^-+/, "");
-        const fix = bare !== name && OPTION_NAME.test(bare) ? ` Write it as \`${bare}\`.` : "";
-        problem(ctx, [name], `must be named like a docker run option without dashes (e.g. \`cpus\`); got ${show(name)}.${fix}`);
-      } else if (name in reserved) {
-        problem(ctx, [name], `is set by Berth; got ${show(options[name])}. ${reserved[name]}`);
+  return dict(value, "an object of docker run options").superRefine(
+    (options, ctx) => {
+      if (!isRecord(options)) return;
+      for (const name of Object.keys(options)) {
+        if (!OPTION_NAME.test(name)) {
+          const bare = name.replace(/^-+/, "");
+          const fix = bare !== name && OPTION_NAME.test(bare) ? ` Write it as \`${bare}\`.` : "";
+          problem(ctx, [name], `must be named like a docker run option without dashes (e.g. \`cpus\`); got ${show(name)}.${fix}`);
+        } else if (name in reserved) {
+          problem(ctx, [name], `is set by Berth; got ${show(options[name])}. ${reserved[name]}`);
+        }
       }
-    }
-  });
+    },
+    { when: () => true },
+  );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -492,11 +496,17 @@ const PROXY_HOST_EXPECT = "a host name like `app.example.com` or `*.example.com`
 const proxyHost = () => matching(PROXY_HOST, PROXY_HOST_EXPECT, "Write the bare host name: no scheme, port or path.");
 
 function uniqueList<T extends z.ZodType<string>>(item: T, expect: string) {
-  return list(item, expect).superRefine((items, ctx) => {
-    items.forEach((x, i) => {
-      if (items.indexOf(x) !== i) problem(ctx, [i], `must not repeat an earlier entry; got ${show(x)} again. Remove the duplicate.`);
-    });
-  });
+  return list(item, expect).superRefine(
+    (items, ctx) => {
+      if (!Array.isArray(items)) return;
+      items.forEach((x, i) => {
+        if (typeof x === "string" && items.indexOf(x) !== i) {
+          problem(ctx, [i], `must not repeat an earlier entry; got ${show(x)} again. Remove the duplicate.`);
+        }
+      });
+    },
+    { when: () => true },
+  );
 }
 
 const PATH_EXPECT = "a path starting with `/`";

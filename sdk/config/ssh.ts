@@ -198,13 +198,17 @@ export const sshSchema = strict({
   privateKey: secret(PEM_EXPECT, "Pass the key file's contents, or use `privateKeyPath` for a path.", isPem).optional(),
   privateKeyPath: filePath().optional(),
   hostKeys: dict(hostKeyLine, "an object of host → public key line")
-    .superRefine((keys, ctx) => {
-      for (const h of Object.keys(keys)) {
-        if (!isHost(h)) {
-          problem(ctx, [h], `must be keyed by ${HOST_EXPECT}; got the key ${show(h)}. Use the host as written in \`hosts\`.`);
+    .superRefine(
+      (keys, ctx) => {
+        if (!isRecord(keys)) return;
+        for (const h of Object.keys(keys)) {
+          if (!isHost(h)) {
+            problem(ctx, [h], `must be keyed by ${HOST_EXPECT}; got the key ${show(h)}. Use the host as written in \`hosts\`.`);
+          }
         }
-      }
-    })
+      },
+      { when: () => true },
+    )
     .optional(),
   knownHostsPath: filePath().optional(),
   allowUnknownHostKeys: flag().optional(),
