@@ -3,7 +3,9 @@
  * process during `pulumi up` and `pulumi destroy`. Each handler receives plain resolved inputs.
  */
 import type * as pulumi from "@pulumi/pulumi";
+import { appHostHandler } from "./app";
 import { commandHandler } from "./command";
+import { proxyHostHandler } from "./proxy";
 
 /** A dynamic resource's provider methods. */
 export interface Handler {
@@ -14,5 +16,7 @@ export interface Handler {
 }
 
 export const handlers: Record<string, Handler> = {
+  appHost: appHostHandler,
   command: commandHandler,
+  proxyHost: proxyHostHandler,
 };

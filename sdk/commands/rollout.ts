@@ -1,0 +1,94 @@
+/**
+ * The scripts of one rollout step on one host, composed from the app and proxy argv in app.ts and
+ * proxy.ts. Pure: each function returns shell text; the provider runs them over SSH in order.
+ */
+import { containerIdArgv, listContainersArgv, pullArgv } from "./app";
+import { docker } from "./docker";
+import { type Argv, chain, line, orElse, pipe, quote, render } from "./shell";
+
+/** Kamal's labels of one role's containers. */
+export interface RoleFilter {
+  service: string;
+  role: string;
+  destination: string;
+}
+
+/**
+ * Writes stdin to `path` (relative to the login user's home) with mode 0600, atomically: the one
+ * way a secret file reaches a host.
+ */
+export function writeSecretFileScript(path: string): string {
+  const dir = path.includes("/") ? path.slice(0, path.lastIndexOf("/")) : ".";
+  return chain("umask 077", ["mkdir", "-p", dir], `cat > ${quote(`${path}.tmp`)}`, ["chmod", "600", `${path}.tmp`], ["mv", `${path}.tmp`, path]);
+}
+
+/**
+ * Pulls the image, unless it is pinned by digest (or `skipWhenPresent`) and already on the host:
+ * a rollback to a retained version reuses the image without a pull.
+ */
+export function pullScript(image: string, skipWhenPresent: boolean): string {
+  if (!skipWhenPresent && !image.includes("@sha256:")) return line(pullArgv(image));
+  return orElse(`${line(docker("image", "inspect", "--format", "{{.Id}}", image))} >/dev/null 2>&1`, pullArgv(image));
+}
+
+/** True (exit 0) when a container with exactly this name exists. */
+export function containerExistsScript(name: string): string {
+  return `[ -n "$(${line(containerIdArgv(name))})" ]`;
+}
+
+/**
+ * Starts the new container: an existing container of the same name is renamed out of the way
+ * first (`<name>_replaced_<hex>`, as Kamal does), then `run` runs; prints the new container's id.
+ */
+export function startScript(name: string, run: Argv, suffix: string): string {
+  return [
+    `if ${containerExistsScript(name)}; then ${line(docker("rename", name, `${name}_replaced_${suffix}`))}; fi`,
+    `${line(run)} >/dev/null`,
+    line(containerIdArgv(name)),
+  ].join("\n");
+}
+
+/** `docker logs --tail N <name>` with stderr folded in, never failing. */
+export function logsScript(name: string, lines = 30): string {
+  return `${line(docker("logs", "--tail", String(lines), name))} 2>&1 || true`;
+}
+
+/** Stops and keeps the container: the failed new version after an unhealthy deploy. */
+export function stopNewScript(name: string): string {
+  return `${line(docker("stop", name))} >/dev/null 2>&1 || true`;
+}
+
+/**
+ * Stops every running container of the role except `keepId`, then removes stopped ones beyond the
+ * newest `retain` (docker lists newest first).
+ */
+export function cleanupScript(f: RoleFilter, keepId: string, retain: number, stopTimeoutSeconds?: number): string {
+  const running = pipe(
+    [...listContainersArgv(f, "{{.ID}}"), "--filter", "status=running", "--filter", "status=restarting"],
+    `grep -v -x ${quote(keepId)}`,
+    ["xargs", "-r", ...docker("stop", ...(stopTimeoutSeconds !== undefined ? ["-t", String(stopTimeoutSeconds)] : []))],
+  );
+  const stopped = pipe(
+    [...listContainersArgv(f, "{{.ID}}"), "--filter", "status=exited", "--filter", "status=created", "--filter", "status=dead"],
+    `grep -v -x ${quote(keepId)}`,
+    ["tail", "-n", `+${retain + 1}`],
+    ["xargs", "-r", ...docker("rm")],
+  );
+  return [`${running} >/dev/null || true`, `${stopped} >/dev/null || true`].join("\n");
+}
+
+/** Removes every container of the role (running or not): `pulumi destroy`. */
+export function removeContainersScript(f: RoleFilter): string {
+  return `${pipe(listContainersArgv(f, "{{.ID}}"), ["xargs", "-r", ...docker("rm", "--force")])} >/dev/null`;
+}
+
+/** Removes a file and its directory when that is left empty. */
+export function removeFileScript(path: string): string {
+  const dir = path.includes("/") ? path.slice(0, path.lastIndexOf("/")) : ".";
+  return `${line(["rm", "-f", path])}; ${line(["rmdir", "-p", dir])} 2>/dev/null || true`;
+}
+
+/** Runs `cmd`, succeeding when it fails with output matching `tolerated` (e.g. "service not found"). */
+export function tolerateScript(cmd: Argv | string, tolerated: string): string {
+  return `out=$(${render(cmd)} 2>&1) || { printf '%s\\n' "$out" | grep -q ${quote(tolerated)} || { printf '%s\\n' "$out" >&2; exit 1; }; }`;
+}

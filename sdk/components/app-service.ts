@@ -1,0 +1,200 @@
+/**
+ * `AppService`: what `kamal deploy` does, as Pulumi resources. One `AppHost` resource per role and
+ * host carries that host's version, image and settings, so a preview shows a version bump as a
+ * change of `version`/`image` on each host of each role, and nothing else.
+ *
+ * Order (Kamal's): the primary role first, in boot groups of `boot.limit` hosts (each group waits
+ * for the previous one); the other roles only after every primary host is live, so an unhealthy
+ * primary keeps them on the old version (Kamal's barrier).
+ */
+import * as pulumi from "@pulumi/pulumi";
+import { type AppArgs, type AppConfig, bootGroups, isProxied, normalizeApp, resolveEnv } from "../config/app";
+import type { AppHostSecrets, AppHostSpec } from "../provider/app";
+import { serviceName } from "../commands/app";
+import { connectionFor } from "./connection";
+import { hasUnresolved, plainWhenKnown } from "./inputs";
+import { Proxy } from "./proxy";
+import { AppHost } from "./resources";
+
+/** The Pulumi type token of the AppService component. */
+export const APP_SERVICE_TYPE = "berth:index:AppService";
+
+/** Any field may be an Output (a secret from config, a digest from an `Image`). */
+type Inputs<T> = T extends string | number | boolean
+  ? pulumi.Input<T>
+  : T extends readonly (infer U)[]
+    ? pulumi.Input<Inputs<U>[]>
+    : T extends object
+      ? pulumi.Input<{ [K in keyof T]: Inputs<T[K]> }>
+      : T;
+
+export type AppServiceArgs = {
+  [K in Exclude<keyof AppArgs, "destination" | "hosts" | "roles" | "service">]: Inputs<AppArgs[K]>;
+} & {
+  /** The service name: container names, labels and kamal-proxy service names start with it. */
+  service: string;
+  /**
+   * Hosts of the implicit `web` role (Kamal's `servers: [...]`). Only one of `hosts` or `roles`.
+   * Hosts are plain values: they decide which resources exist.
+   */
+  hosts?: AppArgs["hosts"];
+  /** Roles by name, each with its hosts (plain values) and its settings. */
+  roles?: { [role: string]: { hosts: NonNullable<AppArgs["roles"]>[string]["hosts"] } & { [K in Exclude<keyof NonNullable<AppArgs["roles"]>[string], "hosts">]?: Inputs<NonNullable<AppArgs["roles"]>[string][K]> } };
+  /**
+   * The environment: part of container and kamal-proxy service names, and the `destination` label.
+   * @default - the stack name, so `staging` and `production` stacks never collide
+   */
+  destination?: string;
+  /**
+   * An existing `Proxy` to route through.
+   * @default - the AppService starts kamal-proxy on its proxied hosts itself (with `proxyRun`)
+   */
+  kamalProxy?: Proxy;
+};
+
+/** The role names of `args`, primary first, and each role's hosts as written. */
+function structure(args: AppServiceArgs): { primary: string; roles: [string, string[]][] } {
+  const raw = args.roles ?? { web: { hosts: args.hosts ?? [] } };
+  const names = Object.keys(raw);
+  const primary = typeof args.primaryRole === "string" ? args.primaryRole : names.includes("web") ? "web" : names[0];
+  const ordered = [primary, ...names.filter((n) => n !== primary)].filter((n) => raw[n] !== undefined);
+  return {
+    primary,
+    roles: ordered.map((n) => [n, (raw[n].hosts ?? []).map((h) => (typeof h === "string" ? h : h.host))]),
+  };
+}
+
+function specFor(c: AppConfig, role: string, host: string): AppHostSpec {
+  const r = c.roles[role];
+  const env = resolveEnv(c, role, host);
+  const spec: AppHostSpec = {
+    host,
+    service: c.service,
+    role,
+    destination: c.destination,
+    version: c.version,
+    image: c.imageRef,
+    primary: role === c.primaryRole,
+    container: {
+      restartPolicy: r.restartPolicy,
+      cmd: r.cmd,
+      env: env.clear,
+      labels: r.labels,
+      options: r.options,
+      logging: r.logging,
+      volumes: r.volumes,
+      network: c.proxyRun.network,
+    },
+    proxyContainer: c.proxyRun.containerName,
+    deployTimeoutSeconds: c.deployTimeoutSeconds,
+    drainTimeoutSeconds: c.drainTimeoutSeconds,
+    readinessDelaySeconds: c.readinessDelaySeconds,
+    retainContainers: c.retainContainers,
+    maintenance: c.maintenance,
+  };
+  if (r.stopTimeoutSeconds !== undefined) spec.container.stopTimeoutSeconds = r.stopTimeoutSeconds;
+  if (isProxied(r)) {
+    const { certificate, ...rest } = r.proxy;
+    spec.proxy = { ...rest, customCertificate: certificate !== undefined };
+  }
+  if (c.registry) spec.registry = { server: c.registry.server, username: c.registry.username };
+  return spec;
+}
+
+function secretsFor(c: AppConfig, role: string, host: string): AppHostSecrets {
+  const s: AppHostSecrets = { env: resolveEnv(c, role, host).secret };
+  if (c.registry?.password !== undefined) s.registryPassword = c.registry.password;
+  const cert = c.roles[role].proxy?.certificate;
+  if (cert) s.certificate = { certificatePem: cert.certificatePem, privateKeyPem: cert.privateKeyPem };
+  return s;
+}
+
+export class AppService extends pulumi.ComponentResource {
+  /** The per-host resources by role (an escape hatch: `dependsOn`, transforms). */
+  readonly hostResources: Record<string, AppHost[]>;
+  /** The kamal-proxy this service routes through, when any role is proxied. */
+  readonly proxy?: Proxy;
+  /** The environment name used in container and service names. */
+  readonly destination: string;
+  /** kamal-proxy service names by role (`<service>-<role>-<destination>`). */
+  readonly serviceNames: Record<string, string>;
+  /** The version being deployed. */
+  readonly version: pulumi.Output<string>;
+
+  constructor(name: string, args: AppServiceArgs, opts: pulumi.ComponentResourceOptions = {}) {
+    super(APP_SERVICE_TYPE, name, {}, opts);
+    const { kamalProxy, ...rest } = args;
+    this.destination = args.destination ?? pulumi.getStack();
+    const input = { ...rest, destination: this.destination };
+
+    // Validate now when every value is known; otherwise when the Outputs resolve (still at preview).
+    plainWhenKnown(input, (plain) => normalizeApp(plain as unknown as AppArgs));
+    const cfg = pulumi.unsecret(pulumi.output(input)).apply((a) => normalizeApp(a as unknown as AppArgs));
+    this.version = cfg.apply((c) => c.version);
+
+    const { primary, roles } = structure(args);
+    this.serviceNames = Object.fromEntries(roles.map(([role]) => [role, serviceName(args.service, role, this.destination)]));
+
+    // kamal-proxy on every host of a proxied role (unless the caller brought its own Proxy).
+    const proxiedHosts = proxiedHostsOf(args, primary);
+    this.proxy =
+      kamalProxy ??
+      (proxiedHosts === undefined || proxiedHosts.length > 0
+        ? new Proxy(`${name}-proxy`, { ...((rest.proxyRun ?? {}) as object), hosts: proxiedHosts ?? allHosts(roles), ssh: rest.ssh as any }, { parent: this })
+        : undefined);
+
+    this.hostResources = {};
+    let primaryResources: AppHost[] = [];
+    for (const [role, hosts] of roles) {
+      const resources: AppHost[] = [];
+      let previous: AppHost[] = [];
+      const groups = bootGroups(hosts, typeof args.boot === "object" && args.boot && !hasUnresolved(args.boot) ? (args.boot as any).limit : undefined);
+      groups.forEach((group, g) => {
+        const current = group.map(
+          (host) =>
+            new AppHost(
+              `${name}-${role}-${host}`,
+              {
+                connection: pulumi.secret(cfg.apply((c) => connectionFor(c.ssh, host))),
+                spec: cfg.apply((c) => specFor(c, role, host)),
+                secrets: pulumi.secret(cfg.apply((c) => secretsFor(c, role, host))),
+                delayBeforeSeconds: g === 0 ? 0 : cfg.apply((c) => c.boot.waitSeconds),
+              },
+              {
+                parent: this,
+                dependsOn: [...(this.proxy ? [this.proxy] : []), ...previous, ...(role === primary ? [] : primaryResources)],
+              },
+            ),
+        );
+        resources.push(...current);
+        previous = current;
+      });
+      this.hostResources[role] = resources;
+      if (role === primary) primaryResources = resources;
+    }
+    this.registerOutputs({ destination: this.destination, serviceNames: this.serviceNames, version: this.version });
+  }
+}
+
+function allHosts(roles: [string, string[]][]): string[] {
+  return [...new Set(roles.flatMap(([, hosts]) => hosts))];
+}
+
+/**
+ * Hosts of proxied roles (Kamal: the primary role is proxied unless `proxy: false`, other roles
+ * only with `proxy: true` or settings); undefined when a role's `proxy` is not known yet.
+ */
+function proxiedHostsOf(args: AppServiceArgs, primary: string): string[] | undefined {
+  const raw = args.roles ?? { web: { hosts: args.hosts ?? [] } };
+  const out: string[] = [];
+  for (const [name, role] of Object.entries(raw)) {
+    const p = (role as { proxy?: unknown }).proxy;
+    if (hasUnresolved(p)) return undefined;
+    const proxied = name === primary ? p !== false : p === true || (typeof p === "object" && p !== null);
+    if (proxied) for (const h of role.hosts ?? []) {
+      const host = typeof h === "string" ? h : h.host;
+      if (!out.includes(host)) out.push(host);
+    }
+  }
+  return out;
+}

@@ -1,0 +1,26 @@
+/** Helpers for component args that may hold Pulumi Outputs. */
+import * as pulumi from "@pulumi/pulumi";
+
+/** Does `value` hold an Output or a Promise anywhere? */
+export function hasUnresolved(value: unknown): boolean {
+  if (pulumi.Output.isInstance(value) || value instanceof Promise) return true;
+  if (Array.isArray(value)) return value.some(hasUnresolved);
+  if (value !== null && typeof value === "object") return Object.values(value).some(hasUnresolved);
+  return false;
+}
+
+/**
+ * Runs `validate` at once when `args` are plain values, so bad input fails as the program starts,
+ * before any resource is registered. Args holding Outputs are validated when they resolve.
+ */
+export function plainWhenKnown<T>(args: T, validate: (plain: T) => unknown): void {
+  if (!hasUnresolved(args)) validate(args);
+}
+
+/** True when any Output in `value` (deeply) is secret. */
+export async function anySecret(value: unknown): Promise<boolean> {
+  if (pulumi.Output.isInstance(value)) return (await (value as any).isSecret) as boolean;
+  if (Array.isArray(value)) return (await Promise.all(value.map(anySecret))).some(Boolean);
+  if (value !== null && typeof value === "object") return (await Promise.all(Object.values(value).map(anySecret))).some(Boolean);
+  return false;
+}

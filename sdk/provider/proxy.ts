@@ -1,0 +1,111 @@
+/**
+ * Provider side of kamal-proxy on one host (`ProxyHost`). One proxy container serves every
+ * service and every stack on the host; each Proxy resource that uses it leaves an owner file in
+ * `~/.berth/proxy/owners/`, and the container is removed only when the last owner goes and no
+ * service is routed through it any more.
+ */
+import { createHash } from "node:crypto";
+import { isDeepStrictEqual } from "node:util";
+import type { ProxyRunConfig } from "../config/proxy";
+import { ensureNetworkScript } from "../commands/docker";
+import { HOST_APPS_CONFIG_DIR, proxyListArgv, proxyRunArgv } from "../commands/proxy";
+import { line, quote } from "../commands/shell";
+import type { Handler } from "./handlers";
+import { progress } from "./log";
+import { Connection, exec, run } from "./ssh";
+
+export interface ProxyHostInputs {
+  connection: Connection;
+  host: string;
+  run: ProxyRunConfig;
+  /** Who uses the proxy: `<project>/<stack>/<name>`. */
+  owner: string;
+}
+
+const OWNERS_DIR = ".berth/proxy/owners";
+const RUN_HASH_LABEL = "berth.proxy-run";
+
+/** A short hash of the run settings, kept as a label on the container to spot a changed config. */
+export function runHash(r: ProxyRunConfig): string {
+  return createHash("sha256").update(JSON.stringify(r)).digest("hex").slice(0, 16);
+}
+
+function ownerFile(owner: string): string {
+  return `${OWNERS_DIR}/${owner.replace(/[^A-Za-z0-9_.-]/g, "_")}`;
+}
+
+/** What is on the host now: container state and its run-hash label, and the other owners. */
+async function inspect(c: Connection, r: ProxyRunConfig, owner: string) {
+  const st = await exec(c, `${line(["docker", "inspect", "--format", `{{.State.Running}} {{index .Config.Labels ${JSON.stringify(RUN_HASH_LABEL)}}}`, r.containerName])} 2>/dev/null`);
+  const [running, hash] = st.code === 0 ? st.stdout.trim().split(" ") : ["absent", ""];
+  const owners = (await exec(c, `ls -1 ${quote(OWNERS_DIR)} 2>/dev/null || true`)).stdout.split("\n").filter((o) => o && `${OWNERS_DIR}/${o}` !== ownerFile(owner));
+  return { state: running === "true" ? "running" : running === "false" ? "stopped" : "absent", hash: hash === "<no value>" ? "" : hash, owners };
+}
+
+async function ensure(inp: ProxyHostInputs, replaceChanged: boolean): Promise<void> {
+  const { connection: c, run: r, host } = inp;
+  const want = runHash(r);
+  const withLabel: ProxyRunConfig = { ...r, options: { ...r.options, label: [...labelsOf(r.options.label), `${RUN_HASH_LABEL}=${want}`] } };
+  await run(c, `creating the ${r.network} network`, ensureNetworkScript(r.network));
+  await run(c, "preparing the proxy directories", line(["mkdir", "-p", HOST_APPS_CONFIG_DIR, OWNERS_DIR]));
+  const now = await inspect(c, r, inp.owner);
+  const home = (await run(c, "reading the login user's home", `printf '%s' "$HOME"`)).stdout.trim();
+  const runIt = () => run(c, `starting ${r.containerName} (${r.imageRef})`, line(proxyRunArgv(withLabel, `${home}/${HOST_APPS_CONFIG_DIR}`)));
+  if (now.state === "absent") {
+    await progress(`${host} kamal-proxy: starting ${r.imageRef}`);
+    await runIt();
+  } else if (now.hash !== want) {
+    if (now.owners.length > 0 && now.hash !== "") {
+      throw new Error(
+        `${host}: kamal-proxy already runs there with other run settings, used by ${now.owners.join(", ")}. ` +
+          "Every stack on one host must give its Proxy the same image and run options (as Kamal requires); align them, or use a separate host.",
+      );
+    }
+    if (!replaceChanged && now.hash === "") {
+      // A proxy Berth did not start (e.g. booted by Kamal): adopt it as it is.
+      await progress(`${host} kamal-proxy: adopting the running container`);
+      if (now.state === "stopped") await run(c, "starting kamal-proxy", line(["docker", "start", r.containerName]));
+    } else {
+      await progress(`${host} kamal-proxy: rebooting with new run settings (routes are kept in its state volume)`);
+      await run(c, "removing the old kamal-proxy container", line(["docker", "rm", "--force", r.containerName]));
+      await runIt();
+    }
+  } else if (now.state === "stopped") {
+    await run(c, "starting kamal-proxy", line(["docker", "start", r.containerName]));
+  }
+  await run(c, "recording the proxy's owner", line(["touch", ownerFile(inp.owner)]));
+}
+
+function labelsOf(v: string | true | string[] | undefined): string[] {
+  if (v === undefined || v === true) return [];
+  return Array.isArray(v) ? v : [v];
+}
+
+export const proxyHostHandler: Handler = {
+  async create(inputs: ProxyHostInputs) {
+    await ensure(inputs, false);
+    return { id: `${inputs.host}/${inputs.run.containerName}`, outs: inputs };
+  },
+  async update(_id, _olds: ProxyHostInputs, news: ProxyHostInputs) {
+    await ensure(news, true);
+    return { outs: news };
+  },
+  async delete(_id, props: ProxyHostInputs) {
+    const { connection: c, run: r, host } = props;
+    await run(c, "forgetting the proxy's owner", line(["rm", "-f", ownerFile(props.owner)]));
+    const now = await inspect(c, r, props.owner);
+    if (now.state === "absent" || now.owners.length > 0) return;
+    const routes = await exec(c, line(proxyListArgv(r.containerName)));
+    const services = routes.stdout.split("\n").slice(1).filter((l) => l.trim() !== "");
+    if (routes.code === 0 && services.length > 0) {
+      await progress(`${host} kamal-proxy: still routes ${services.length} service(s); left running`);
+      return;
+    }
+    await progress(`${host} kamal-proxy: no users left; removing the container`);
+    await run(c, "removing kamal-proxy", line(["docker", "rm", "--force", r.containerName]));
+  },
+  async diff(_id, olds: ProxyHostInputs, news: ProxyHostInputs) {
+    const changed = !isDeepStrictEqual(olds.run, news.run) || olds.owner !== news.owner || olds.host !== news.host;
+    return { changes: changed, replaces: olds.host !== news.host ? ["host"] : [], deleteBeforeReplace: false };
+  },
+};
