@@ -28,9 +28,9 @@ type Inputs<T> = T extends string | number | boolean
       ? pulumi.Input<{ [K in keyof T]: Inputs<T[K]> }>
       : T;
 
-export type AppServiceArgs = {
-  [K in Exclude<keyof AppArgs, "destination" | "hosts" | "roles" | "service">]: Inputs<AppArgs[K]>;
-} & {
+type RoleArgs = NonNullable<AppArgs["roles"]>[string];
+
+export type AppServiceArgs = Omit<{ [K in keyof AppArgs]: Inputs<AppArgs[K]> }, "destination" | "hosts" | "roles" | "service"> & {
   /** The service name: container names, labels and kamal-proxy service names start with it. */
   service: string;
   /**
@@ -39,7 +39,7 @@ export type AppServiceArgs = {
    */
   hosts?: AppArgs["hosts"];
   /** Roles by name, each with its hosts (plain values) and its settings. */
-  roles?: { [role: string]: { hosts: NonNullable<AppArgs["roles"]>[string]["hosts"] } & { [K in Exclude<keyof NonNullable<AppArgs["roles"]>[string], "hosts">]?: Inputs<NonNullable<AppArgs["roles"]>[string][K]> } };
+  roles?: { [role: string]: Pick<RoleArgs, "hosts"> & Omit<{ [K in keyof RoleArgs]: Inputs<RoleArgs[K]> }, "hosts"> };
   /**
    * The environment: part of container and kamal-proxy service names, and the `destination` label.
    * @default - the stack name, so `staging` and `production` stacks never collide
