@@ -9,6 +9,8 @@ import { z } from "zod";
 import {
   dict,
   either,
+  evenWithFieldErrors,
+  evenWithItemErrors,
   flag,
   integer,
   isRecord,
@@ -475,7 +477,7 @@ function envSchema<T extends z.ZodType>(tags: T, allowTags: boolean) {
         }
       }
     },
-    { when: () => true },
+    evenWithFieldErrors,
   );
 }
 
@@ -492,7 +494,7 @@ function labelsSchema() {
         }
       }
     },
-    { when: () => true },
+    evenWithFieldErrors,
   );
 }
 
@@ -514,7 +516,7 @@ const roleOptionsSchema = dockerOptionsSchema({
       problem(ctx, ["restart"], mustBe("one of `no`, `always`, `unless-stopped`, `on-failure` or `on-failure:N`", restart, 'Use "no" to turn restarts off.'));
     }
   },
-  { when: () => true },
+  evenWithFieldErrors,
 );
 
 const TAG_NAME = /^[A-Za-z0-9_.-]+$/;
@@ -535,7 +537,7 @@ const hostsSchema = list(hostEntry, "a list of hosts").superRefine((hosts, ctx) 
     if (seen.has(name)) problem(ctx, [i], `must not repeat an earlier host; got ${show(name)} again. List each host once, with all its tags.`);
     seen.add(name);
   });
-}, { when: () => true });
+}, evenWithItemErrors);
 
 const SHELL_SPECIAL = /['"\\$`;&|<>(){}*?~#!]/;
 const CMD_EXPECT = "a list of arguments, or one string of space-separated words";
@@ -636,7 +638,7 @@ type ParsedRole = z.output<typeof roleSchema>;
 
 /** The role arguments after parsing, with the `hosts` shortcut turned into a `web` role. */
 function parsedRoles(v: Partial<ParsedApp>): Record<string, Partial<ParsedRole>> {
-  if (v.roles !== undefined && isRecord(v.roles)) return v.roles;
+  if (isRecord(v.roles)) return v.roles;
   if (v.hosts !== undefined) return { [appDefaults.primaryRole]: { hosts: v.hosts } };
   return {};
 }
@@ -689,6 +691,7 @@ function crossCheck(v: Partial<ParsedApp>, ctx: z.core.$RefinementCtx<unknown>):
   const acmeHosts = new Map<string, string>();
   for (const name of names) {
     const role = roles[name];
+    if (!isRecord(role)) continue;
     const own = role.proxy;
     if (!proxiedRole(name === primary, own as boolean | ProxyArgs | undefined)) continue;
     const roleProxy = isRecord(own) ? checked(proxySchema, own) : undefined;
@@ -801,7 +804,7 @@ function build(v: ParsedApp): AppConfig {
 
 /** The schema of `AppArgs`; its output is the normalized `AppConfig`. */
 export const appServiceSchema = appSchema
-  .superRefine((raw, ctx) => crossCheck(raw as Partial<ParsedApp>, ctx), { when: () => true })
+  .superRefine((raw, ctx) => crossCheck(raw as Partial<ParsedApp>, ctx), evenWithFieldErrors)
   .transform(build);
 
 /**

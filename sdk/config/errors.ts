@@ -181,3 +181,13 @@ export function either<T>(expect: string, pick: (value: unknown) => z.ZodType<T>
 export function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === "object" && value !== null && !Array.isArray(value);
 }
+
+/**
+ * Refinement options for a check over several fields of an object: it runs even when some of
+ * those fields are invalid (so every problem is reported at once), but not when the value is not
+ * an object at all. The check must then read its fields defensively.
+ */
+export const evenWithFieldErrors = { when: (payload: { value: unknown }) => isRecord(payload.value) };
+
+/** Like `evenWithFieldErrors`, for a check over the items of a list. */
+export const evenWithItemErrors = { when: (payload: { value: unknown }) => Array.isArray(payload.value) };

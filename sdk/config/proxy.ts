@@ -10,6 +10,8 @@ import { z } from "zod";
 import {
   dict,
   either,
+  evenWithFieldErrors,
+  evenWithItemErrors,
   flag,
   integer,
   isRecord,
@@ -66,7 +68,7 @@ export function dockerOptionsSchema(reserved: Record<string, string>) {
         }
       }
     },
-    { when: () => true },
+    evenWithFieldErrors,
   );
 }
 
@@ -285,7 +287,7 @@ export const proxyRunSchema = strict({
         problem(ctx, ["metricsPort"], `must not be 80 or 443; got ${v.metricsPort}. kamal-proxy already listens on 80 and 443 inside its container; pick another port, e.g. 9090.`);
       }
     },
-    { when: () => true },
+    evenWithFieldErrors,
   )
   .transform((v): ProxyRunConfig => {
     const image = {
@@ -505,7 +507,7 @@ function uniqueList<T extends z.ZodType<string>>(item: T, expect: string) {
         }
       });
     },
-    { when: () => true },
+    evenWithItemErrors,
   );
 }
 
@@ -573,7 +575,7 @@ export const proxySchema = strict({
         });
       }
     },
-    { when: () => true },
+    evenWithFieldErrors,
   )
   .transform((v): ProxyArgs => {
     const { host, ...rest } = v;

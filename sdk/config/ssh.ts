@@ -4,7 +4,7 @@
  */
 import { isIP } from "node:net";
 import { z } from "zod";
-import { dict, either, flag, integer, isRecord, matching, mustBe, parse, port, problem, secret, show, strict, text } from "./errors";
+import { dict, either, evenWithFieldErrors, flag, integer, isRecord, matching, mustBe, parse, port, problem, secret, show, strict, text } from "./errors";
 
 /** Every SSH default, in one place. */
 export const sshDefaults = {
@@ -207,7 +207,7 @@ export const sshSchema = strict({
           }
         }
       },
-      { when: () => true },
+      evenWithFieldErrors,
     )
     .optional(),
   knownHostsPath: filePath().optional(),
@@ -223,7 +223,7 @@ export const sshSchema = strict({
         problem(ctx, ["privateKeyPath"], "Only one of `privateKey` or `privateKeyPath` can be provided.");
       }
     },
-    { when: () => true },
+    evenWithFieldErrors,
   )
   .transform(
     (v): SshConfig => ({
