@@ -161,13 +161,13 @@ export function strict<S extends z.core.$ZodLooseShape>(shape: S, expect = "an o
 /**
  * A value of one of several shapes: `pick` chooses the schema by looking at the value (so problems
  * are reported inside the chosen shape, not as "no union member matched"), or returns undefined
- * when no shape fits.
+ * when no shape fits. With `secret`, a value that fits no shape is not shown.
  */
-export function either<T>(expect: string, pick: (value: unknown) => z.ZodType<T> | undefined, fix?: string) {
+export function either<T>(expect: string, pick: (value: unknown) => z.ZodType<T> | undefined, fix?: string, secret = false) {
   return z.unknown().transform((value, ctx): T => {
     const schema = pick(value);
     if (schema === undefined) {
-      problem(ctx, [], mustBe(expect, value, fix));
+      problem(ctx, [], mustBe(expect, value, fix, secret));
       return z.NEVER;
     }
     const result = schema.safeParse(value);

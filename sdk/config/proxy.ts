@@ -525,8 +525,12 @@ const customCertificate = strict({
 });
 
 const SSL_EXPECT = "true, false, or `{ certificatePem, privateKeyPem }`";
-const ssl = either<boolean | CustomCertificateArgs>(SSL_EXPECT, (v) =>
-  typeof v === "boolean" ? z.boolean() : isRecord(v) ? customCertificate : undefined,
+// A value of no known shape is not shown: it may be key text pasted in the wrong place.
+const ssl = either<boolean | CustomCertificateArgs>(
+  SSL_EXPECT,
+  (v) => (typeof v === "boolean" ? z.boolean() : isRecord(v) ? customCertificate : undefined),
+  undefined,
+  true,
 );
 
 const bytes = () => integer(1);

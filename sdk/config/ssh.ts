@@ -49,13 +49,13 @@ export interface SshArgs {
   /**
    * Private key as PEM text (secret). Only one of `privateKey` or `privateKeyPath`.
    * Equivalent to Kamal's `ssh.key_data`.
-   * @default - none: the connection layer uses the SSH agent
+   * @default - none
    */
   privateKey?: string;
   /**
    * Path of a private key file on the machine running Pulumi. Only one of `privateKey` or
    * `privateKeyPath`. Equivalent to Kamal's `ssh.keys`.
-   * @default - none: the connection layer uses the SSH agent
+   * @default - none
    */
   privateKeyPath?: string;
   /**

@@ -355,6 +355,14 @@ describe("config/app invalid configs: exact messages", () => {
     ]);
   });
 
+  it("reports a value of the wrong shape as a problem, not a TypeError", () => {
+    assert.deepEqual(invalid({ hosts: undefined, roles: { web: null }, env: { tags: { eu: null } } }), [
+      "`roles.web`: must be an object; got null.",
+      "`env.tags.eu`: must be an object; got null.",
+    ]);
+    assert.deepEqual(problems(() => normalizeApp(null as unknown as AppArgs)), ["`(root)`: must be an object; got null."]);
+  });
+
   it("reports every problem at once, each with its path", () => {
     const lines = problems(() =>
       normalizeApp({

@@ -126,5 +126,7 @@ describe("config/proxy routing", () => {
       "`proxy.ssl.privateKeyPem`: must be a PEM private key starting with `-----BEGIN … PRIVATE KEY-----`; got a value that is not shown because it is secret.",
     ]);
     assert.ok(!lines.join("\n").includes("TOPSECRET"));
+    const pasted = route({ hosts: ["example.com"], ssl: "-----BEGIN PRIVATE KEY-----TOPSECRET" });
+    assert.deepEqual(pasted, ["`proxy.ssl`: must be true, false, or `{ certificatePem, privateKeyPem }`; got a value that is not shown because it is secret."]);
   });
 });
