@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Runs inside a test host's new mount namespace (scripts/lab.sh calls it through
-# `unshare --mount=<file> --propagation private`), once, when the host is created.
+# Runs inside a test host's new mount and UTS namespaces (scripts/lab.sh calls it
+# through `unshare --mount=<file> --uts=<file> --propagation private`), once, when the
+# host is created.
 # The host's dockerd and sshd both run in this namespace, so what an SSH session sees
 # is what the host's engine sees: bind mounts of ~/... or /tmp/... in `docker run -v`
 # name the host's own files.
@@ -13,6 +14,9 @@
 set -euo pipefail
 
 host_dir=$1
+host_name=$2
+
+hostname "$host_name"
 
 # Drop this namespace's copies of the root namespace's runtime mounts (other hosts'
 # netns files, the root engine's container mounts), deepest first, so they are not

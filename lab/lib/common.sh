@@ -64,8 +64,9 @@ wait_for() {
   local limit=$1 what=$2
   shift 2
   local deadline=$((SECONDS + limit))
+  WAIT_ABORT=0
   until "$@"; do
-    if ((SECONDS >= deadline)); then
+    if ((SECONDS >= deadline || WAIT_ABORT)); then
       return 1
     fi
     sleep 0.2
@@ -108,7 +109,7 @@ spawn() {
   local pidfile=$1 log=$2
   shift 2
   mkdir -p "$(dirname "$pidfile")" "$(dirname "$log")"
-  setsid "$@" >>"$log" 2>&1 </dev/null &
+  setsid "$@" >>"$log" 2>&1 </dev/null 9>&- &
   echo $! >"$pidfile"
 }
 
@@ -116,6 +117,19 @@ spawn() {
 port_open() { timeout 2 bash -c ": </dev/tcp/$1/$2" 2>/dev/null; }
 
 docker_answers() { timeout 10 docker -H "$1" version --format '{{.Server.Version}}' >/dev/null 2>&1; }
+
+# For wait_for: succeed when the engine answers; stop waiting (exit the loop with a
+# failure) as soon as the process that should serve it has died.
+alive_and_answering() {
+  local pid=$1 engine=$2
+  if docker_answers "$engine"; then
+    return 0
+  fi
+  if ! kill -0 "$pid" 2>/dev/null; then
+    WAIT_ABORT=1
+  fi
+  return 1
+}
 
 host_name() { printf 'berth-h%s' "$1"; }
 host_addr() { printf '10.77.0.%s' $((10 + $1)); }
@@ -131,7 +145,8 @@ existing_hosts() {
   done | sort -n
 }
 
-# Take the lab lock so two lab commands never interleave.
+# Take the lab lock so two lab commands never interleave. The lock is fd 9: every
+# long-running process the lab starts gets `9>&-`, or it would hold the lock forever.
 lab_lock() {
   mkdir -p "$LAB_RUN"
   exec 9>"$LAB_RUN/.lock"

@@ -6,10 +6,20 @@
 LAB_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 
 host_mntns() { printf '%s/%s.mnt' "$LAB_NS_DIR" "$(host_name "$1")"; }
-host_nsenter() { nsenter --net="/run/netns/$(host_name "$1")" --mount="$(host_mntns "$1")" -- "${@:2}"; }
+host_utsns() { printf '%s/%s.uts' "$LAB_NS_DIR" "$(host_name "$1")"; }
+# host_nsenter K COMMAND... : run COMMAND in host K's network, mount and UTS namespaces.
+host_nsenter() {
+  host_ns_args "$1"
+  nsenter "${HOST_NS_ARGS[@]}" -- "${@:2}"
+}
+# Sets HOST_NS_ARGS, for launching a daemon in the background without a wrapping
+# subshell: `nsenter "${HOST_NS_ARGS[@]}" -- daemon &` (then $! is the daemon itself).
+host_ns_args() {
+  HOST_NS_ARGS=(--net="/run/netns/$(host_name "$1")" --mount="$(host_mntns "$1")" --uts="$(host_utsns "$1")")
+}
 host_socket() { printf '%s/docker.sock' "$(host_dir "$1")"; }
 
-# The namespace files live in a private bind mount: a mount namespace can only be
+# The namespace files live in a private bind mount: a namespace can only be
 # pinned by a bind mount on a mount that does not propagate.
 ensure_ns_dir() {
   mkdir -p "$LAB_NS_DIR"
@@ -57,20 +67,37 @@ host_network() {
   fi
 }
 
-host_mounts() {
-  local k=$1 h hd ns
+# The host's mount namespace (see lab/host-mountns.sh) and UTS namespace (its own
+# hostname), each pinned by a file in $LAB_NS_DIR.
+host_namespaces() {
+  local k=$1 h hd mnt uts
   h=$(host_name "$k")
   hd=$(host_dir "$k")
-  ns=$(host_mntns "$k")
+  mnt=$(host_mntns "$k")
+  uts=$(host_utsns "$k")
   mkdir -p "$hd/home" "$hd/tmp" "$hd/run" "$hd/ssh" "$hd/docker"
   chmod 0700 "$hd/home"
   chmod 1777 "$hd/tmp"
   ensure_ns_dir
-  is_nsfs "$ns" && return 0
-  touch "$ns"
-  unshare --mount="$ns" --propagation private bash "$LAB_ROOT/lab/host-mountns.sh" "$hd" ||
-    die "$h: could not set up its mount namespace (unshare --mount)"
-  changed "$h: mount namespace ($ns): private /run, /root -> $hd/home, /tmp -> $hd/tmp"
+  is_nsfs "$mnt" && is_nsfs "$uts" && return 0
+  # Processes left from an earlier, broken namespace must not outlive it.
+  stop_pidfile "$hd/run/sshd.pid" sshd 5 && note "$h: stopped an sshd outside the host's namespaces"
+  stop_pidfile "$hd/run/dockerd.pid" dockerd 30 && note "$h: stopped a dockerd outside the host's namespaces"
+  host_namespaces_remove "$k"
+  touch "$mnt" "$uts"
+  unshare --mount="$mnt" --uts="$uts" --propagation private bash "$LAB_ROOT/lab/host-mountns.sh" "$hd" "$h" ||
+    die "$h: could not set up its mount and UTS namespaces (unshare --mount --uts)"
+  changed "$h: mount namespace (private /run, /root -> $hd/home, /tmp -> $hd/tmp), hostname $h"
+}
+
+host_namespaces_remove() {
+  local f
+  for f in "$(host_mntns "$1")" "$(host_utsns "$1")"; do
+    if is_nsfs "$f"; then
+      umount "$f" 2>/dev/null || umount -l "$f"
+    fi
+    rm -f "$f"
+  done
 }
 
 host_dockerd() {
@@ -90,7 +117,13 @@ host_dockerd() {
     stop_pidfile "$pidfile" dockerd 20 || true
   fi
   rm -f "$pidfile" "$sock"
-  host_nsenter "$k" setsid dockerd \
+  # Docker 20.10 derives the engine ID from its key file (/etc/docker/key.json by
+  # default, shared by every engine on the machine); each host gets its own. The key
+  # path has no command-line flag, only this config-file entry.
+  printf '{ "deprecated-key-path": "%s/key.json" }\n' "$hd" >"$hd/daemon.json"
+  host_ns_args "$k"
+  nsenter "${HOST_NS_ARGS[@]}" -- setsid dockerd \
+    --config-file "$hd/daemon.json" \
     --data-root "$hd/docker" \
     --exec-root /run/docker \
     --pidfile "$pidfile" \
@@ -101,10 +134,11 @@ host_dockerd() {
     --containerd-namespace "$h" \
     --containerd-plugins-namespace "$h-plugins" \
     --shutdown-timeout 5 \
-    >>"$LAB_LOGS/$h-dockerd.log" 2>&1 </dev/null &
-  if ! wait_for 90 "$h dockerd" docker_answers "unix://$sock"; then
+    >>"$LAB_LOGS/$h-dockerd.log" 2>&1 </dev/null 9>&- &
+  local pid=$!
+  if ! wait_for 90 "$h dockerd" alive_and_answering "$pid" "unix://$sock"; then
     tail -n 15 "$LAB_LOGS/$h-dockerd.log" >&2
-    die "$h: dockerd did not answer on $sock within 90 s (log: $LAB_LOGS/$h-dockerd.log)"
+    die "$h: dockerd exited or did not answer on $sock within 90 s (log: $LAB_LOGS/$h-dockerd.log)"
   fi
   changed "$h: dockerd (pid $(cat "$pidfile"), socket $sock, bridge 10.78.$k.1/24)"
 }
@@ -153,7 +187,7 @@ host_sshd() {
   local err
   err=$(host_nsenter "$k" /usr/sbin/sshd -t -f "$hd/ssh/sshd_config" 2>&1) || die "$h: sshd config check failed: $err"
   # sshd daemonizes and writes its pid file.
-  host_nsenter "$k" /usr/sbin/sshd -f "$hd/ssh/sshd_config" -E "$LAB_LOGS/$h-sshd.log" </dev/null >/dev/null 2>&1 ||
+  host_nsenter "$k" /usr/sbin/sshd -f "$hd/ssh/sshd_config" -E "$LAB_LOGS/$h-sshd.log" </dev/null >/dev/null 2>&1 9>&- ||
     die "$h: sshd failed to start (log: $LAB_LOGS/$h-sshd.log)"
   wait_for 15 "$h sshd" sshd_answers "$addr" || die "$h: sshd does not answer on $addr:22 (log: $LAB_LOGS/$h-sshd.log)"
   changed "$h: sshd on $addr:22 (pid $(cat "$pidfile"))"
@@ -170,7 +204,7 @@ step_host() {
   local k=$1
   mkdir -p "$LAB_LOGS"
   host_network "$k"
-  host_mounts "$k"
+  host_namespaces "$k"
   host_dockerd "$k"
   host_sshd "$k"
   host_images "$k"
@@ -216,10 +250,8 @@ host_down() {
     [ -n "$pids" ] && kill -KILL $pids 2>/dev/null || true
     note "$h: ended leftover processes"
   fi
-  if is_nsfs "$(host_mntns "$k")"; then
-    umount "$(host_mntns "$k")" 2>/dev/null || umount -l "$(host_mntns "$k")"
-  fi
-  rm -f "$(host_mntns "$k")" "$hd/docker.sock"
+  host_namespaces_remove "$k"
+  rm -f "$hd/docker.sock"
   if ip link show "$(host_veth "$k")" >/dev/null 2>&1; then
     ip link del "$(host_veth "$k")"
   fi

@@ -229,7 +229,7 @@ ensure_proxy() {
   chown nobody:nogroup "$PROXY_LOG"
   chmod 0644 "$PROXY_LOG"
   # tinyproxy daemonizes itself and writes its pid file.
-  tinyproxy -c "$cfg" >>"$LAB_LOGS/tinyproxy.log" 2>&1 </dev/null || die "tinyproxy -c $cfg failed (see $LAB_LOGS/tinyproxy.log)"
+  tinyproxy -c "$cfg" >>"$LAB_LOGS/tinyproxy.log" 2>&1 </dev/null 9>&- || die "tinyproxy -c $cfg failed (see $LAB_LOGS/tinyproxy.log)"
   wait_for 10 "tinyproxy $addr" port_open "$addr" "$PROXY_PORT" || die "tinyproxy did not listen on $addr:$PROXY_PORT"
   wait_for 5 "tinyproxy pid" pid_alive "$pidfile" tinyproxy || die "tinyproxy wrote no pid file $pidfile"
   changed "tinyproxy on $addr:$PROXY_PORT (pid $(cat "$pidfile"), log $PROXY_LOG)"
