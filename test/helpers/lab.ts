@@ -75,3 +75,36 @@ export function appImage(l: Lab, version: string, healthy = true): string {
   execFileSync("docker", ["push", "-q", ref], { stdio: "pipe", timeout: 300_000 });
   return ref;
 }
+
+/** Load from another process (bench/load.ts); `stop()` ends it and returns its counts. */
+export interface LoadResult {
+  sent: number;
+  ok: number;
+  failed: number;
+  statuses: Record<string, number>;
+  errors: Record<string, number>;
+}
+
+export function startLoad(targets: { address: string; host: string; port?: number }[], rps = 50, maxSeconds = 300) {
+  const { spawn } = require("node:child_process") as typeof import("node:child_process");
+  const args = [path.join(REPO, "dist/bench/load.js"), "--rps", String(rps), "--seconds", String(maxSeconds)];
+  for (const t of targets) args.push("--target", `${t.address}:${t.port ?? 80}=${t.host}`);
+  const child = spawn(process.execPath, args, { stdio: ["ignore", "pipe", "inherit"] });
+  let out = "";
+  child.stdout.on("data", (d: Buffer) => (out += d.toString()));
+  const exited = new Promise<LoadResult>((resolve, reject) =>
+    child.on("exit", () => {
+      try {
+        resolve(JSON.parse(out.trim().split("\n").pop() ?? ""));
+      } catch {
+        reject(new Error(`the load process printed no result: ${out}`));
+      }
+    }),
+  );
+  return {
+    stop(): Promise<LoadResult> {
+      child.kill("SIGTERM");
+      return exited;
+    },
+  };
+}
