@@ -20,7 +20,7 @@ BASE_IMAGE_TAG=1
 IMAGE_RECIPE=1
 
 # Debian packages the lab runs (from the machine's apt sources).
-LAB_APT_PACKAGES=(docker.io openssh-server openssh-client busybox-static docker-registry tinyproxy runc iptables openssl curl)
+LAB_APT_PACKAGES=(docker.io openssh-server openssh-client busybox-static docker-registry tinyproxy runc iptables openssl curl jq)
 
 # Addresses. Host k (1..10) is berth-hk at 10.77.0.(10+k); its engine's
 # default bridge is 10.78.k.0/24 and its user-defined networks come from

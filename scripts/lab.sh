@@ -57,6 +57,7 @@ lab_up() {
   lab_lock
   run_step packages "Debian packages: ${LAB_APT_PACKAGES[*]}" step_packages
   run_step programs "docker, dockerd, docker-registry, tinyproxy, runc, busybox, ssh, openssl" step_programs
+  run_step runtime "OCI runtime wrapper $LAB_RUNTIME_PATH" step_runtime
   run_step root-engine "root-namespace dockerd on /var/run/docker.sock" step_root_engine
   run_step binaries "build kamal-proxy $KAMAL_PROXY_VERSION, buildkit $BUILDKIT_VERSION, buildx $BUILDX_VERSION (cache $LAB_CACHE)" step_build_binaries
   run_step buildx "buildx CLI plugin at $BUILDX_PLUGIN" step_buildx_plugin

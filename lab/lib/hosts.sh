@@ -3,7 +3,6 @@
 # the bridge berth0, a mount namespace (see lab/host-mountns.sh), its own dockerd and
 # its own sshd, both started with nsenter into those two namespaces.
 
-LAB_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 
 host_mntns() { printf '%s/%s.mnt' "$LAB_NS_DIR" "$(host_name "$1")"; }
 host_utsns() { printf '%s/%s.uts' "$LAB_NS_DIR" "$(host_name "$1")"; }
@@ -106,6 +105,23 @@ host_dockerd() {
   hd=$(host_dir "$k")
   sock=$(host_socket "$k")
   pidfile=$hd/run/dockerd.pid
+  local -a args
+  mapfile -t args < <(printf '%s\n' dockerd \
+    --config-file "$hd/daemon.json" \
+    --data-root "$hd/docker" \
+    --exec-root /run/docker \
+    --pidfile "$pidfile" \
+    -H "unix://$sock" \
+    --bip "10.78.$k.1/24" \
+    --default-address-pool "base=10.$((80 + k)).0.0/16,size=24" \
+    --insecure-registry "$LAB_GATEWAY:$REGISTRY_PLAIN_PORT" \
+    --containerd-namespace "$h" \
+    --containerd-plugins-namespace "$h-plugins" \
+    --shutdown-timeout 5; runtime_flags)
+  if pid_alive "$pidfile" dockerd && [ "$(cat "$hd/run/dockerd.args" 2>/dev/null)" != "${args[*]}" ]; then
+    note "$h: restarting dockerd: its flags changed"
+    stop_pidfile "$pidfile" dockerd 60 || true
+  fi
   if pid_alive "$pidfile" dockerd && docker_answers "unix://$sock"; then
     return 0
   fi
@@ -122,20 +138,9 @@ host_dockerd() {
   # path has no command-line flag, only this config-file entry.
   printf '{ "deprecated-key-path": "%s/key.json" }\n' "$hd" >"$hd/daemon.json"
   host_ns_args "$k"
-  nsenter "${HOST_NS_ARGS[@]}" -- setsid dockerd \
-    --config-file "$hd/daemon.json" \
-    --data-root "$hd/docker" \
-    --exec-root /run/docker \
-    --pidfile "$pidfile" \
-    -H "unix://$sock" \
-    --bip "10.78.$k.1/24" \
-    --default-address-pool "base=10.$((80 + k)).0.0/16,size=24" \
-    --insecure-registry "$LAB_GATEWAY:$REGISTRY_PLAIN_PORT" \
-    --containerd-namespace "$h" \
-    --containerd-plugins-namespace "$h-plugins" \
-    --shutdown-timeout 5 \
-    >>"$LAB_LOGS/$h-dockerd.log" 2>&1 </dev/null 9>&- &
+  nsenter "${HOST_NS_ARGS[@]}" -- setsid "${args[@]}" >>"$LAB_LOGS/$h-dockerd.log" 2>&1 </dev/null 9>&- &
   local pid=$!
+  printf '%s' "${args[*]}" >"$hd/run/dockerd.args"
   if ! wait_for 90 "$h dockerd" alive_and_answering "$pid" "unix://$sock"; then
     tail -n 15 "$LAB_LOGS/$h-dockerd.log" >&2
     die "$h: dockerd exited or did not answer on $sock within 90 s (log: $LAB_LOGS/$h-dockerd.log)"

@@ -53,16 +53,48 @@ step_programs() {
     missing "/bin/busybox is not statically linked (install busybox-static, not busybox)"
 }
 
-# The root-namespace engine builds images and runs buildx builders. Start one only
-# when nothing answers on /var/run/docker.sock; `down` leaves it running.
-step_root_engine() {
-  if docker_answers unix:///var/run/docker.sock; then
+# The lab engines' OCI runtime: runc behind lab/runc-wrapper.sh (see there why).
+LAB_RUNTIME=berth-lab-runc
+LAB_RUNTIME_PATH=$LAB_DIR/bin/berth-lab-runc
+step_runtime() {
+  if cmp -s "$LAB_ROOT/lab/runc-wrapper.sh" "$LAB_RUNTIME_PATH"; then
     return 0
+  fi
+  install -D -m 0755 "$LAB_ROOT/lab/runc-wrapper.sh" "$LAB_RUNTIME_PATH.tmp"
+  mv -f "$LAB_RUNTIME_PATH.tmp" "$LAB_RUNTIME_PATH"
+  changed "installed $LAB_RUNTIME_PATH (runc that drops capabilities this machine lacks: $(bash "$LAB_RUNTIME_PATH" --lab-missing-caps 2>/dev/null || echo none))"
+}
+
+# Flags every lab dockerd gets for its runtime.
+runtime_flags() { printf '%s\n' --add-runtime "$LAB_RUNTIME=$LAB_RUNTIME_PATH" --default-runtime "$LAB_RUNTIME"; }
+
+# The root-namespace engine builds images and runs buildx builders. Start one when
+# nothing answers on /var/run/docker.sock; restart it when the lab started it with
+# other flags. An engine someone else started is used as it is. `down` leaves it running.
+step_root_engine() {
+  local -a args
+  mapfile -t args < <(printf '%s\n' dockerd --pidfile /var/run/docker.pid \
+    --insecure-registry "$LAB_GATEWAY:$REGISTRY_PLAIN_PORT"; runtime_flags)
+  if docker_answers unix:///var/run/docker.sock; then
+    if ! pid_alive "$LAB_PIDS/root-dockerd.pid" dockerd; then
+      if [ "$(docker info --format '{{.DefaultRuntime}}' 2>/dev/null)" != "$LAB_RUNTIME" ] &&
+        [ "$(bash "$LAB_RUNTIME_PATH" --lab-missing-caps)" != none ]; then
+        note "WARNING: the root dockerd was not started by the lab and runs plain runc: privileged"
+        note "containers (buildx docker-container builders) fail here because this machine lacks"
+        note "$(bash "$LAB_RUNTIME_PATH" --lab-missing-caps). Stop it and rerun \`lab up\` to let the lab start it."
+      fi
+      return 0
+    fi
+    if [ "$(cat "$LAB_PIDS/root-dockerd.args" 2>/dev/null)" = "${args[*]}" ]; then
+      return 0
+    fi
+    note "restarting the lab's root dockerd: its flags changed"
+    stop_pidfile "$LAB_PIDS/root-dockerd.pid" dockerd 60 || true
   fi
   mkdir -p "$LAB_LOGS" "$LAB_PIDS"
   rm -f /var/run/docker.pid
-  spawn "$LAB_PIDS/root-dockerd.pid" "$LAB_LOGS/root-dockerd.log" \
-    dockerd --pidfile /var/run/docker.pid --insecure-registry "$LAB_GATEWAY:$REGISTRY_PLAIN_PORT"
+  spawn "$LAB_PIDS/root-dockerd.pid" "$LAB_LOGS/root-dockerd.log" "${args[@]}"
+  printf '%s' "${args[*]}" >"$LAB_PIDS/root-dockerd.args"
   if ! wait_for 90 "root dockerd" alive_and_answering "$(cat "$LAB_PIDS/root-dockerd.pid")" unix:///var/run/docker.sock; then
     tail -n 20 "$LAB_LOGS/root-dockerd.log" >&2
     die "the root dockerd exited or did not answer on /var/run/docker.sock within 90 s (log: $LAB_LOGS/root-dockerd.log)"

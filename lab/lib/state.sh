@@ -123,7 +123,7 @@ lab_status() {
     status_line down "iptables $LAB_IPT_CHAIN"
   fi
   local hosts
-  hosts=$(existing_hosts)
+  hosts=$(existing_hosts | tr "\n" " ")
   for k in $hosts; do
     h=$(host_name "$k")
     status_line up "netns $h" "$(host_addr "$k")"
