@@ -1,0 +1,97 @@
+import * as assert from "node:assert/strict";
+import * as pulumi from "@pulumi/pulumi";
+import { installMocks, isSecret, registered, settle, value } from "../helpers/mocks";
+
+const ssh = { privateKeyPath: "/k", hostKeys: { h1: "ssh-ed25519 AAAA1", h2: "ssh-ed25519 AAAA2", h3: "ssh-ed25519 AAAA3" } };
+
+describe("component: AppService", function () {
+  let berth: typeof import("../../sdk");
+  before(async () => {
+    installMocks(false, "staging");
+    berth = await import("../../sdk");
+  });
+  beforeEach(() => (registered.length = 0));
+
+  it("registers a Proxy, one ProxyHost per proxied host and one AppHost per role and host", async function () {
+    const app = new berth.AppService("shop", {
+      service: "shop",
+      image: "reg.test/shop:v1",
+      roles: { web: { hosts: ["h1", "h2"] }, jobs: { hosts: ["h3"], cmd: ["jobs"] } },
+      ssh,
+    });
+    await value(app.urn);
+    await Promise.all(Object.values(app.hostResources).flat().map((r) => value(r.urn)));
+    await settle();
+    const names = registered.map((r) => `${r.type} ${r.name}`).sort();
+    assert.deepEqual(names, [
+      "berth:index:AppService shop",
+      "berth:index:Proxy shop-proxy",
+      "pulumi-nodejs:dynamic/berth:AppHost shop-jobs-h3",
+      "pulumi-nodejs:dynamic/berth:AppHost shop-web-h1",
+      "pulumi-nodejs:dynamic/berth:AppHost shop-web-h2",
+      "pulumi-nodejs:dynamic/berth:ProxyHost shop-proxy-h1",
+      "pulumi-nodejs:dynamic/berth:ProxyHost shop-proxy-h2",
+    ]);
+    assert.equal(app.destination, "staging");
+    assert.deepEqual(app.serviceNames, { web: "shop-web-staging", jobs: "shop-jobs-staging" });
+  });
+
+  it("gives each AppHost exactly its host's spec: Kamal names, merged env, proxy only for web", async function () {
+    const app = new berth.AppService("shop", {
+      service: "shop",
+      image: "reg.test/shop:v7",
+      roles: { web: { hosts: ["h1"], env: { clear: { ROLE: "web" } } }, jobs: { hosts: [{ host: "h3", tags: ["eu"] }] } },
+      env: { clear: { A: "1" }, secret: { TOKEN: pulumi.secret("t0k3n") }, tags: { eu: { clear: { REGION: "eu" } } } },
+      ssh,
+    });
+    const web = await value(app.hostResources.web[0].spec);
+    assert.equal(web.host, "h1");
+    assert.equal(web.version, "v7");
+    assert.equal(web.image, "reg.test/shop:v7");
+    assert.equal(web.destination, "staging");
+    assert.deepEqual(web.container.env, { A: "1", ROLE: "web" });
+    assert.equal(web.proxy?.healthcheck.path, "/up");
+    assert.equal(web.proxy?.appPort, 80);
+    const jobs = await value(app.hostResources.jobs[0].spec);
+    assert.deepEqual(jobs.container.env, { A: "1", REGION: "eu" });
+    assert.equal(jobs.proxy, undefined);
+    assert.equal(JSON.stringify(web).includes("t0k3n"), false, "a secret leaked into the spec");
+    const secrets = (app.hostResources.web[0] as any).secrets as pulumi.Output<unknown>;
+    assert.equal(await isSecret(secrets), true);
+    assert.deepEqual(await value(secrets), { env: { TOKEN: "t0k3n" } });
+    assert.equal(await isSecret((app.hostResources.web[0] as any).connection), true);
+  });
+
+  it("delays every boot group after the first by boot.waitSeconds (order itself: real tier)", async function () {
+    const app = new berth.AppService("shop", {
+      service: "shop",
+      image: "reg.test/shop:v1",
+      roles: { web: { hosts: ["h1", "h2"] }, jobs: { hosts: ["h3"] } },
+      boot: { limit: 1, waitSeconds: 3 },
+      ssh,
+    });
+    const [w1, w2] = app.hostResources.web;
+    assert.equal(await value((w1 as any).delayBeforeSeconds), 0);
+    assert.equal(await value((w2 as any).delayBeforeSeconds), 3);
+  });
+
+  it("rejects a boolean root proxy before registering any resource", function () {
+    assert.throws(
+      () => new berth.AppService("bad", { service: "shop", image: "reg.test/shop:v1", hosts: ["h1"], proxy: true as any, ssh }),
+      (e: Error) => e.name === "BerthConfigError" && /`proxy`/.test(e.message),
+    );
+    assert.equal(registered.filter((r) => r.name.startsWith("bad-")).length, 0);
+  });
+
+  it("uses a given Proxy instead of starting its own", async function () {
+    const proxy = new berth.Proxy("edge", { hosts: ["h1"], ssh, httpPort: 8080 });
+    const app = new berth.AppService("shop2", { service: "shop2", image: "reg.test/shop:v1", hosts: ["h1"], kamalProxy: proxy, ssh });
+    await value(app.urn);
+    await settle();
+    assert.equal(app.proxy, proxy);
+    assert.equal(registered.filter((r) => r.type === "berth:index:Proxy").map((r) => r.name).join(","), "edge");
+    const run = await value((proxy.hostResources[0] as any).run) as any;
+    assert.equal(run.httpPort, 8080);
+    assert.equal(run.imageRef, "basecamp/kamal-proxy:v0.9.2");
+  });
+});
