@@ -64,7 +64,13 @@ function structure(args: AppServiceArgs): { primary: string; roles: [string, str
   };
 }
 
-function specFor(c: AppConfig, role: string, host: string): AppHostSpec {
+/** The kamal-proxy container and docker network the app's containers use. */
+interface ProxyRef {
+  containerName: string;
+  network: string;
+}
+
+function specFor(c: AppConfig, role: string, host: string, via: ProxyRef = c.proxyRun): AppHostSpec {
   const r = c.roles[role];
   const env = resolveEnv(c, role, host);
   const spec: AppHostSpec = {
@@ -83,9 +89,9 @@ function specFor(c: AppConfig, role: string, host: string): AppHostSpec {
       options: r.options,
       logging: r.logging,
       volumes: r.volumes,
-      network: c.proxyRun.network,
+      network: via.network,
     },
-    proxyContainer: c.proxyRun.containerName,
+    proxyContainer: via.containerName,
     deployTimeoutSeconds: c.deployTimeoutSeconds,
     drainTimeoutSeconds: c.drainTimeoutSeconds,
     readinessDelaySeconds: c.readinessDelaySeconds,
@@ -143,6 +149,9 @@ export class AppService extends pulumi.ComponentResource {
         ? new Proxy(`${name}-proxy`, { ...((rest.proxyRun ?? {}) as object), hosts: proxiedHosts ?? allHosts(roles), ssh: rest.ssh as any }, { parent: this })
         : undefined);
 
+    // A given Proxy decides the container name and network; otherwise this service's `proxyRun`.
+    const via: pulumi.Output<ProxyRef | undefined> = kamalProxy ? kamalProxy.run.apply((r) => ({ containerName: r.containerName, network: r.network })) : pulumi.output(undefined);
+
     this.hostResources = {};
     let primaryResources: AppHost[] = [];
     for (const [role, hosts] of roles) {
@@ -156,7 +165,7 @@ export class AppService extends pulumi.ComponentResource {
               `${name}-${role}-${host}`,
               {
                 connection: pulumi.secret(cfg.apply((c) => connectionFor(c.ssh, host))),
-                spec: cfg.apply((c) => specFor(c, role, host)),
+                spec: pulumi.all([cfg, via]).apply(([c, v]) => specFor(c, role, host, v ?? c.proxyRun)),
                 secrets: pulumi.secret(cfg.apply((c) => secretsFor(c, role, host))),
                 delayBeforeSeconds: g === 0 ? 0 : cfg.apply((c) => c.boot.waitSeconds),
               },

@@ -4,7 +4,7 @@
  * removes it when it was its last user and no route is left.
  */
 import * as pulumi from "@pulumi/pulumi";
-import { normalizeProxyRun, type ProxyRunArgs } from "../config/proxy";
+import { normalizeProxyRun, type ProxyRunArgs, type ProxyRunConfig } from "../config/proxy";
 import { normalizeSsh, type SshArgs } from "../config/ssh";
 import { connectionFor } from "./connection";
 import { ProxyHost } from "./resources";
@@ -28,6 +28,8 @@ export class Proxy extends pulumi.ComponentResource {
   readonly hostResources: ProxyHost[];
   /** The hosts kamal-proxy runs on. */
   readonly hosts: string[];
+  /** The normalized run settings (container name, network, image, ports). */
+  readonly run: pulumi.Output<ProxyRunConfig>;
 
   constructor(name: string, args: ProxyArgs, opts: pulumi.ComponentResourceOptions = {}) {
     super(PROXY_TYPE, name, {}, opts);
@@ -36,6 +38,7 @@ export class Proxy extends pulumi.ComponentResource {
     plainWhenKnown(runArgs, (plain) => normalizeProxyRun(plain, "Proxy"));
     const run = pulumi.output(runArgs).apply((r) => normalizeProxyRun(r as ProxyRunArgs, "Proxy"));
     const sshCfg = pulumi.output(ssh ?? {}).apply((s) => normalizeSsh(s as SshArgs, "Proxy", "ssh"));
+    this.run = run;
     const owner = `${pulumi.getProject()}/${pulumi.getStack()}/${name}`;
     this.hosts = [...hosts];
     this.hostResources = hosts.map(

@@ -1,7 +1,7 @@
 /**
  * Provider side of kamal-proxy on one host (`ProxyHost`). One proxy container serves every
  * service and every stack on the host; each Proxy resource that uses it leaves an owner file in
- * `~/.berth/proxy/owners/`, and the container is removed only when the last owner goes and no
+ * `~/.berth/proxy/<container>/owners/`, and the container is removed only when the last owner goes and no
  * service is routed through it any more.
  */
 import { createHash } from "node:crypto";
@@ -22,7 +22,10 @@ export interface ProxyHostInputs {
   owner: string;
 }
 
-const OWNERS_DIR = ".berth/proxy/owners";
+/** Owner files of one proxy container, under the login user's home. */
+function ownersDir(containerName: string): string {
+  return `.berth/proxy/${containerName}/owners`;
+}
 const RUN_HASH_LABEL = "berth.proxy-run";
 
 /** A short hash of the run settings, kept as a label on the container to spot a changed config. */
@@ -30,15 +33,16 @@ export function runHash(r: ProxyRunConfig): string {
   return createHash("sha256").update(JSON.stringify(r)).digest("hex").slice(0, 16);
 }
 
-function ownerFile(owner: string): string {
-  return `${OWNERS_DIR}/${owner.replace(/[^A-Za-z0-9_.-]/g, "_")}`;
+function ownerFile(r: ProxyRunConfig, owner: string): string {
+  return `${ownersDir(r.containerName)}/${owner.replace(/[^A-Za-z0-9_.-]/g, "_")}`;
 }
 
 /** What is on the host now: container state and its run-hash label, and the other owners. */
 async function inspect(c: Connection, r: ProxyRunConfig, owner: string) {
   const st = await exec(c, `${line(["docker", "inspect", "--format", `{{.State.Running}} {{index .Config.Labels ${JSON.stringify(RUN_HASH_LABEL)}}}`, r.containerName])} 2>/dev/null`);
   const [running, hash] = st.code === 0 ? st.stdout.trim().split(" ") : ["absent", ""];
-  const owners = (await exec(c, `ls -1 ${quote(OWNERS_DIR)} 2>/dev/null || true`)).stdout.split("\n").filter((o) => o && `${OWNERS_DIR}/${o}` !== ownerFile(owner));
+  const dir = ownersDir(r.containerName);
+  const owners = (await exec(c, `ls -1 ${quote(dir)} 2>/dev/null || true`)).stdout.split("\n").filter((o) => o && `${dir}/${o}` !== ownerFile(r, owner));
   return { state: running === "true" ? "running" : running === "false" ? "stopped" : "absent", hash: hash === "<no value>" ? "" : hash, owners };
 }
 
@@ -47,7 +51,7 @@ async function ensure(inp: ProxyHostInputs, replaceChanged: boolean): Promise<vo
   const want = runHash(r);
   const withLabel: ProxyRunConfig = { ...r, options: { ...r.options, label: [...labelsOf(r.options.label), `${RUN_HASH_LABEL}=${want}`] } };
   await run(c, `creating the ${r.network} network`, ensureNetworkScript(r.network));
-  await run(c, "preparing the proxy directories", line(["mkdir", "-p", HOST_APPS_CONFIG_DIR, OWNERS_DIR]));
+  await run(c, "preparing the proxy directories", line(["mkdir", "-p", HOST_APPS_CONFIG_DIR, ownersDir(r.containerName)]));
   const now = await inspect(c, r, inp.owner);
   const home = (await run(c, "reading the login user's home", `printf '%s' "$HOME"`)).stdout.trim();
   const runIt = () => run(c, `starting ${r.containerName} (${r.imageRef})`, line(proxyRunArgv(withLabel, `${home}/${HOST_APPS_CONFIG_DIR}`)));
@@ -73,7 +77,7 @@ async function ensure(inp: ProxyHostInputs, replaceChanged: boolean): Promise<vo
   } else if (now.state === "stopped") {
     await run(c, "starting kamal-proxy", line(["docker", "start", r.containerName]));
   }
-  await run(c, "recording the proxy's owner", line(["touch", ownerFile(inp.owner)]));
+  await run(c, "recording the proxy's owner", line(["touch", ownerFile(r, inp.owner)]));
 }
 
 function labelsOf(v: string | true | string[] | undefined): string[] {
@@ -92,7 +96,7 @@ export const proxyHostHandler: Handler = {
   },
   async delete(_id, props: ProxyHostInputs) {
     const { connection: c, run: r, host } = props;
-    await run(c, "forgetting the proxy's owner", line(["rm", "-f", ownerFile(props.owner)]));
+    await run(c, "forgetting the proxy's owner", line(["rm", "-f", ownerFile(r, props.owner)]));
     const now = await inspect(c, r, props.owner);
     if (now.state === "absent" || now.owners.length > 0) return;
     const routes = await exec(c, line(proxyListArgv(r.containerName)));

@@ -88,6 +88,14 @@ describe("real: AppService on lab hosts", function () {
 
   after(async function () {
     // Leave the lab clean for the next test file, whatever happened.
+    for (const name of ["staging", "production"]) {
+      try {
+        const s = await LocalWorkspace.selectStack({ stackName: name, projectName: "berth-real-app", program: async () => undefined }, { pulumiCommand: b.pulumi, envVars: b.envVars });
+        await s.destroy();
+      } catch {
+        /* already gone */
+      }
+    }
     for (const h of l?.hosts ?? []) {
       try {
         sshRun(l, h.address, "docker ps -aq --filter label=service=shop | xargs -r docker rm -f; docker ps -aq --filter label=service=jobs | xargs -r docker rm -f");

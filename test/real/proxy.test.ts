@@ -1,0 +1,119 @@
+/**
+ * Proxy with a custom image and run options; bad configurations rejected at preview, before any
+ * host is touched; unknown and wrong host keys refused.
+ */
+import * as assert from "node:assert/strict";
+import * as fs from "node:fs";
+import { LocalWorkspace, Stack } from "@pulumi/pulumi/automation";
+import { AppService, AppServiceArgs, Proxy } from "../../sdk";
+import { backend, TestBackend } from "../helpers/engine";
+import { appImage, get, Lab, lab, labSsh, sshRun } from "../helpers/lab";
+
+async function inlineStack(b: TestBackend, project: string, name: string, program: () => Promise<Record<string, unknown> | void>): Promise<Stack> {
+  return LocalWorkspace.createOrSelectStack({ stackName: name, projectName: project, program }, { pulumiCommand: b.pulumi, envVars: b.envVars, secretsProvider: "passphrase" });
+}
+
+describe("real: Proxy and bad input", function () {
+  let l: Lab;
+  let b: TestBackend;
+  let image: string;
+
+  before(async function () {
+    l = lab();
+    b = await backend();
+    image = appImage(l, "v1");
+  });
+  after(() => b && fs.rmSync(b.dir, { recursive: true, force: true }));
+
+  it("7. runs kamal-proxy from a custom image with other ports, a metrics port and debug, and routes through it", async function () {
+    const host = l.hosts[1].address;
+    const s = await inlineStack(b, "berth-real-proxy", "staging", async () => {
+      const proxy = new Proxy("edge", {
+        hosts: [host],
+        ssh: labSsh(l),
+        image: { registry: l.registry.plain, repository: "basecamp/kamal-proxy", version: "v0.9.2" },
+        containerName: "kamal-proxy-edge",
+        network: "edge",
+        configVolume: "kamal-proxy-edge-config",
+        httpPort: 8080,
+        httpsPort: 8443,
+        metricsPort: 9090,
+        debug: true,
+      });
+      new AppService("app", { service: "edge-app", image, hosts: [host], kamalProxy: proxy, proxy: { hosts: ["edge.test"] }, ssh: labSsh(l) });
+    });
+    try {
+      const r = await s.up();
+      assert.equal(r.summary.result, "succeeded");
+      const inspect = sshRun(l, host, "docker inspect --format '{{.Config.Image}} {{json .Config.Cmd}} {{json .HostConfig.PortBindings}}' kamal-proxy-edge");
+      assert.match(inspect, new RegExp(`^${l.registry.plain}/basecamp/kamal-proxy:v0.9.2 \\["kamal-proxy","run","--debug","--metrics-port","9090"\\]`));
+      assert.match(inspect, /"80\/tcp":\[\{"HostIp":"","HostPort":"8080"\}\]/);
+      const res = await get(host, "edge.test", "/", 8080);
+      assert.equal(res.body.trim(), "version v1");
+      const metrics = sshRun(l, host, "docker exec kamal-proxy-edge wget -qO- http://127.0.0.1:9090/metrics");
+      assert.match(metrics, /kamal_proxy|go_goroutines/);
+      assert.equal(sshRun(l, host, "docker inspect --format '{{.State.Running}}' kamal-proxy").trim(), "true", "the shared proxy is untouched");
+    } finally {
+      await s.destroy();
+    }
+    assert.equal(sshRun(l, host, "docker ps -a --filter name=kamal-proxy-edge --format '{{.Names}}'").trim(), "");
+  });
+
+  it("7. rejects a boolean root proxy and 10 other invalid configs at preview, naming the field, before any host is touched", async function () {
+    const host = l.hosts[0].address;
+    const ok: AppServiceArgs = { service: "bad", image, hosts: [host], ssh: labSsh(l) };
+    const cases: [string, AppServiceArgs, RegExp][] = [
+      ["boolean root proxy", { ...ok, proxy: true as any }, /`proxy`/],
+      ["service name", { ...ok, service: "Bad Name" }, /`service`/],
+      ["hosts and roles", { ...ok, roles: { web: { hosts: [host] } } }, /`hosts`|`roles`/],
+      ["empty hosts", { ...ok, hosts: [] }, /`hosts`/],
+      ["duplicate host", { ...ok, hosts: [host, host] }, /`hosts\[1\]`/],
+      ["reserved label", { ...ok, labels: { service: "x" } }, /`labels\.service`/],
+      ["restart policy", { ...ok, hosts: undefined, roles: { web: { hosts: [host], options: { restart: "sometimes" } } } }, /`roles\.web\.options\.restart`/],
+      ["env name", { ...ok, env: { clear: { "1BAD": "x" } } }, /`env\.clear\.1BAD`/],
+      ["ssl without hosts", { ...ok, proxy: { ssl: true } }, /`proxy\.ssl`|`proxy\.hosts`/],
+      ["app port", { ...ok, proxy: { appPort: 70000 } }, /`proxy\.appPort`/],
+      ["boot limit", { ...ok, boot: { limit: "150%" as any } }, /`boot\.limit`/],
+      ["retain", { ...ok, retainContainers: 0 }, /`retainContainers`/],
+      ["image", { ...ok, image: "Not An Image!" }, /`image`/],
+      ["proxy version", { ...ok, proxyRun: { image: { version: "v0.8.0" } } }, /`proxyRun\.image\.version`/],
+    ];
+    const before = sshRun(l, host, "docker ps -a --format '{{.Names}}' | sort; ls -aR .berth .kamal 2>/dev/null; true");
+    for (const [what, args, field] of cases) {
+      const s = await inlineStack(b, "berth-real-invalid", "staging", async () => {
+        new AppService("app", args);
+      });
+      let message = "";
+      try {
+        await s.preview();
+      } catch (e) {
+        message = (e as Error).message;
+      }
+      assert.match(message, /Invalid AppService configuration/, `${what}: preview did not fail with a Berth config error:\n${message}`);
+      assert.match(message, field, `${what}: the error does not name the field:\n${message}`);
+    }
+    assert.equal(sshRun(l, host, "docker ps -a --format '{{.Names}}' | sort; ls -aR .berth .kamal 2>/dev/null; true"), before);
+  });
+
+  it("refuses an unpinned host key and a wrong one, naming the host", async function () {
+    const host = l.hosts[0].address;
+    const run = async (ssh: AppServiceArgs["ssh"]) => {
+      const s = await inlineStack(b, "berth-real-hostkey", "staging", async () => {
+        new AppService("app", { service: "keys", image, hosts: [host], proxy: { hosts: ["keys.test"] }, ssh });
+      });
+      try {
+        await s.up();
+        return "";
+      } catch (e) {
+        return (e as Error).message;
+      } finally {
+        await s.cancel().catch(() => undefined);
+      }
+    };
+    const unpinned = await run({ privateKeyPath: l.ssh.privateKeyPath });
+    assert.match(unpinned, new RegExp(`the host key of ${host.replace(/\./g, "\\.")}:22 \\(SHA256:[^)]+\\) is not pinned`));
+    const wrong = await run({ privateKeyPath: l.ssh.privateKeyPath, hostKeys: { [host]: l.hosts[1].hostKey } });
+    assert.match(wrong, /does not match the pinned key/);
+    assert.equal(sshRun(l, host, "docker ps -a --filter label=service=keys --format '{{.Names}}'").trim(), "");
+  });
+});
