@@ -148,6 +148,7 @@ host_dockerd() {
   changed "$h: dockerd (pid $(cat "$pidfile"), socket $sock, bridge 10.78.$k.1/24)"
 }
 
+# Writes the host's sshd_config; returns 0 if it changed (or is new), 1 if not.
 host_sshd_config() {
   local k=$1 hd
   hd=$(host_dir "$k")
@@ -173,7 +174,12 @@ MaxStartups 64:30:128
 LogLevel INFO
 Subsystem sftp /usr/lib/openssh/sftp-server
 EOF
+  if cmp -s "$hd/ssh/sshd_config.tmp" "$hd/ssh/sshd_config"; then
+    rm -f "$hd/ssh/sshd_config.tmp"
+    return 1
+  fi
   mv -f "$hd/ssh/sshd_config.tmp" "$hd/ssh/sshd_config"
+  return 0
 }
 
 sshd_answers() { timeout 5 ssh-keyscan -T 3 -t ed25519 "$1" 2>/dev/null | grep -q ssh-ed25519; }
@@ -184,8 +190,9 @@ host_sshd() {
   hd=$(host_dir "$k")
   addr=$(host_addr "$k")
   pidfile=$hd/run/sshd.pid
-  host_sshd_config "$k"
-  if pid_alive "$pidfile" sshd && sshd_answers "$addr"; then
+  local config_changed=0
+  if host_sshd_config "$k"; then config_changed=1; fi
+  if ((config_changed == 0)) && pid_alive "$pidfile" sshd && sshd_answers "$addr"; then
     return 0
   fi
   stop_pidfile "$pidfile" sshd 5 || true

@@ -94,7 +94,7 @@ stray_lab_processes() {
     [ "${p#/proc/}" = "$$" ] && continue
     case $known in *" ${p#/proc/} "*) continue ;; esac
     case $(cat "$p/comm" 2>/dev/null) in ssh | scp | sftp) continue ;; esac
-    cmd=$(tr '\0' ' ' <"$p/cmdline" 2>/dev/null) || continue
+    cmd=$({ tr '\0' ' ' <"$p/cmdline"; } 2>/dev/null) || continue
     case $cmd in
       *"$LAB_DIR/"* | *"$LAB_RUN/"*)
         case $cmd in *lab.sh*) continue ;; esac
