@@ -20,7 +20,7 @@ const app = new AppService("app", {
   image: config.require("image"),
   roles: {
     web: { hosts: webHosts },
-    ...(jobHosts.length > 0 ? { jobs: { hosts: jobHosts, cmd: ["httpd", "-f", "-p", "8080", "-h", "/www"] } } : {}),
+    ...(jobHosts.length > 0 ? { jobs: { hosts: jobHosts, cmd: ["/run.sh"], env: { clear: { PORT: "8080" } } } } : {}),
   },
   proxy: { hosts: config.requireObject<string[]>("domains") },
   env: {

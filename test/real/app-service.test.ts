@@ -260,7 +260,7 @@ describe("real: AppService on lab hosts", function () {
       hosts: undefined,
       roles: {
         web: { hosts: [l.hosts[0].address] },
-        jobs: { hosts: [l.hosts[1].address], cmd: ["httpd", "-f", "-p", "8080", "-h", "/www"] },
+        jobs: { hosts: [l.hosts[1].address], cmd: ["/run.sh"], env: { clear: { PORT: "8080" } } },
       },
       image: images[web],
     });
