@@ -6,3 +6,8 @@ export type { Connection } from "./provider/ssh";
 export { AppService, AppServiceArgs, APP_SERVICE_TYPE } from "./components/app-service";
 export { Proxy, ProxyArgs, PROXY_TYPE } from "./components/proxy";
 export { AppHost, ProxyHost } from "./components/resources";
+export { BuildxBuilder, BuildxBuilderArgs, BUILDX_BUILDER_TYPE, buildkitdToml } from "./components/buildx-builder";
+export { Image, ImageArgs, IMAGE_TYPE } from "./components/image";
+export { buildkitdPresets } from "./config/builder";
+export type { BuildkitdConfigArgs, BuilderProxyArgs, BuilderTlsArgs, BuilderNodeArgs, KubernetesDriverArgs } from "./config/builder";
+export type { CacheArgs } from "./config/image";

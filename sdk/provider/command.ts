@@ -3,10 +3,10 @@
  * `delete` on destroy, locally or on a host over SSH. Berth's escape hatch (and Kamal-hook
  * equivalent) for anything its typed components do not do.
  */
-import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import type { Handler } from "./handlers";
-import { Connection, ExecResult, RemoteCommandError, run } from "./ssh";
+import { Connection, ExecResult, run } from "./ssh";
+import { runLocal } from "./local";
 import { diffKeys } from "./diff";
 
 /** Inputs of a Command, resolved. */
@@ -23,25 +23,9 @@ export interface CommandInputs {
   triggers?: unknown[];
 }
 
-function runLocal(step: string, command: string, inputs: CommandInputs): Promise<ExecResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn("/bin/sh", ["-c", command], { env: { ...process.env, ...(inputs.environment ?? {}) }, stdio: ["pipe", "pipe", "pipe"] });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (d) => (stdout += d.toString()));
-    child.stderr.on("data", (d) => (stderr += d.toString()));
-    child.on("error", reject);
-    child.on("close", (code) => {
-      if (code !== 0) reject(new RemoteCommandError("localhost", step, code ?? 1, `${stdout}\n${stderr}`));
-      else resolve({ code: 0, stdout, stderr });
-    });
-    child.stdin.end(inputs.stdin ?? "");
-  });
-}
-
 function exec(step: string, command: string, inputs: CommandInputs): Promise<ExecResult> {
   if (inputs.connection) return run(inputs.connection, step, command, { stdin: inputs.stdin });
-  return runLocal(step, command, inputs);
+  return runLocal(step, command, { env: inputs.environment, stdin: inputs.stdin });
 }
 
 const DIFF_KEYS = ["create", "update", "delete", "stdin", "environment"] as const;

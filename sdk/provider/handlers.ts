@@ -4,6 +4,7 @@
  */
 import type * as pulumi from "@pulumi/pulumi";
 import { appHostHandler } from "./app";
+import { buildxBuilderHandler, imageHandler } from "./buildx";
 import { commandHandler } from "./command";
 import { proxyHostHandler } from "./proxy";
 
@@ -19,4 +20,6 @@ export const handlers: Record<string, Handler> = {
   appHost: appHostHandler,
   command: commandHandler,
   proxyHost: proxyHostHandler,
+  buildxBuilder: buildxBuilderHandler,
+  image: imageHandler,
 };

@@ -1,0 +1,106 @@
+/**
+ * `BuildxBuilder`: a `docker buildx` builder as a resource — what seed 000 creates by hand and
+ * Kamal cannot: a `docker-container` builder behind a proxy trusting a private CA, a `remote`
+ * buildkitd over mutual TLS, a `kubernetes` builder, or several nodes with their own platforms.
+ * Any change of its settings recreates it (the preview names the field); destroy removes it and
+ * its BuildKit containers.
+ */
+import * as pulumi from "@pulumi/pulumi";
+import { type BuilderArgs, type BuilderConfig, type BuildkitdConfigArgs, normalizeBuildkitdConfig, normalizeBuilder } from "../config/builder";
+import { renderBuildkitdToml } from "../commands/buildx";
+import { providerFor } from "../provider/dynamic";
+import type { BuilderInputs, BuilderNodeSpec } from "../provider/buildx";
+import { plainWhenKnown } from "./inputs";
+
+/** The Pulumi type token of the BuildxBuilder component. */
+export const BUILDX_BUILDER_TYPE = "berth:index:BuildxBuilder";
+
+/** Any field may be an Output (a secret proxy URL from config, a TLS key). */
+type Inputs<T> = T extends string | number | boolean
+  ? pulumi.Input<T>
+  : T extends readonly (infer U)[]
+    ? pulumi.Input<Inputs<U>[]>
+    : T extends object
+      ? pulumi.Input<{ [K in keyof T]: Inputs<T[K]> }>
+      : T;
+
+export type BuildxBuilderArgs = Omit<{ [K in keyof BuilderArgs]: Inputs<BuilderArgs[K]> }, "name"> & {
+  /**
+   * The buildx builder name (`docker buildx create --name`). A plain value: it names the BuildKit
+   * containers (`buildx_buildkit_<name>0`) and is what `Image` passes to `--builder`.
+   * @default - `<resource name>-<stack>`, so two stacks on one machine never share a builder
+   */
+  name?: string;
+};
+
+type ResourceInputs = { [K in keyof BuilderInputs]: pulumi.Input<BuilderInputs[K]> };
+
+/** The builder itself (`pulumi-nodejs:dynamic/berth:BuildxBuilder`). */
+export class BuildxBuilderResource extends pulumi.dynamic.Resource {
+  declare readonly name: pulumi.Output<string>;
+  declare readonly nodes: pulumi.Output<BuilderNodeSpec[]>;
+  constructor(name: string, args: ResourceInputs, opts: pulumi.CustomResourceOptions = {}) {
+    super(providerFor("buildxBuilder"), name, args, { ...opts, additionalSecretOutputs: ["secrets", ...(opts.additionalSecretOutputs ?? [])] }, "berth", "BuildxBuilder");
+  }
+}
+
+/** What a node shows in state and previews: its settings without TLS material. */
+function specOf(n: BuilderConfig["nodes"][number]): BuilderNodeSpec {
+  const { tls, ...rest } = n;
+  return tls ? { ...rest, tls: tls.serverName !== undefined ? { serverName: tls.serverName } : {} } : rest;
+}
+
+export class BuildxBuilder extends pulumi.ComponentResource {
+  /** The buildx builder name, for `--builder` and `docker buildx inspect`. */
+  readonly builderName: string;
+  /** The builder resource (an escape hatch: `dependsOn`, transforms). */
+  readonly resource: BuildxBuilderResource;
+  /** The normalized settings without secrets. */
+  readonly driver: pulumi.Output<BuilderConfig["driver"]>;
+  /** Every node's platforms, node by node. */
+  readonly platforms: pulumi.Output<string[][]>;
+  /**
+   * HTTP_PROXY / HTTPS_PROXY / NO_PROXY of the builder (secret): `Image`s built with this builder
+   * pass them to `RUN` steps.
+   */
+  readonly proxyEnv: pulumi.Output<Record<string, string>>;
+
+  constructor(name: string, args: BuildxBuilderArgs = {}, opts: pulumi.ComponentResourceOptions = {}) {
+    super(BUILDX_BUILDER_TYPE, name, {}, opts);
+    this.builderName = args.name ?? `${name}-${pulumi.getStack()}`;
+    const input = { ...args, name: this.builderName };
+
+    // Validate now when every value is known; otherwise when the Outputs resolve (still at preview).
+    plainWhenKnown(input, (plain) => normalizeBuilder(plain as unknown as BuilderArgs));
+    // `env` given as a secret is handled like `secretEnv` (never in argv or plain state).
+    const envIsSecret = pulumi.output((pulumi.output(args.env ?? {}) as unknown as { isSecret: Promise<boolean> }).isSecret);
+    const cfg = pulumi.all([pulumi.unsecret(pulumi.output(input)), envIsSecret]).apply(([a, envSecret]) => {
+      const plain = a as unknown as BuilderArgs;
+      return normalizeBuilder(envSecret && plain.env ? { ...plain, env: undefined, secretEnv: { ...(plain.secretEnv ?? {}), ...plain.env } } : plain);
+    });
+
+    this.resource = new BuildxBuilderResource(
+      name,
+      {
+        name: this.builderName,
+        driver: cfg.apply((c) => c.driver),
+        driverOptions: cfg.apply((c) => c.driverOptions),
+        nodes: cfg.apply((c) => c.nodes.map(specOf)),
+        secrets: pulumi.secret(cfg.apply((c) => ({ env: c.secretEnv, proxyEnv: c.proxyEnv, tls: c.nodes.map((n) => n.tls ?? null) }))),
+      },
+      { parent: this },
+    );
+    this.driver = cfg.apply((c) => c.driver);
+    this.platforms = cfg.apply((c) => c.nodes.map((n) => n.platforms));
+    this.proxyEnv = pulumi.secret(cfg.apply((c) => c.proxyEnv));
+    this.registerOutputs({ builderName: this.builderName, driver: this.driver, platforms: this.platforms });
+  }
+}
+
+/**
+ * Renders a buildkitd.toml from the typed model (preset applied, validated), e.g. for a buildkitd
+ * you run yourself and reach with the `remote` driver. Throws one `BerthConfigError` on bad input.
+ */
+export function buildkitdToml(config: BuildkitdConfigArgs): string {
+  return renderBuildkitdToml(normalizeBuildkitdConfig(config, "buildkitdToml", "config"));
+}
