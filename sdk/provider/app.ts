@@ -163,7 +163,11 @@ async function boot(inp: AppHostInputs): Promise<void> {
       tlsPaths = proxyTlsPaths(s.service, s.destination, s.role);
       await run(c, "writing the TLS certificate", writeSecretFileScript(tlsPaths.hostCertificate), { stdin: proxy.certificate.certificatePem });
       await run(c, "writing the TLS key", writeSecretFileScript(tlsPaths.hostPrivateKey), { stdin: proxy.certificate.privateKeyPem });
-      await run(c, "handing the TLS files to kamal-proxy", `chown "$(${line(["docker", "exec", s.proxyContainer, "id", "-u"])})" ${line([tlsPaths.hostCertificate, tlsPaths.hostPrivateKey])}`);
+      // The files and their (0700) directories belong to kamal-proxy's user inside its container.
+      const tlsDir = tlsPaths.hostDir;
+      const appDirOnHost = tlsDir.slice(0, tlsDir.lastIndexOf("/tls/"));
+      const owned = [appDirOnHost, `${appDirOnHost}/tls`, tlsDir, tlsPaths.hostCertificate, tlsPaths.hostPrivateKey];
+      await run(c, "handing the TLS files to kamal-proxy", `chown "$(${line(["docker", "exec", s.proxyContainer, "id", "-u"])})" ${line(owned)}`);
     }
     await say(`health-checking ${name} (${proxy.healthcheck.path}) through kamal-proxy`);
     const deploy = proxyDeployArgv({

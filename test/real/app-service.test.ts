@@ -12,6 +12,7 @@ import { backend, TestBackend } from "../helpers/engine";
 import { appImage, get, Lab, lab, labSsh, sshRun, startLoad } from "../helpers/lab";
 
 const SECRET = "s3cr3t-berth-token-7f1c";
+const REGISTRY_PASSWORD = "r3g-pa55-berth-91ab";
 
 /** An inline-program stack whose AppService args the test changes between runs. */
 class AppStack {
@@ -74,6 +75,8 @@ describe("real: AppService on lab hosts", function () {
     hosts: l.hosts.map((h) => h.address),
     proxy: { hosts: ["shop.test"], healthcheck: { intervalSeconds: 1 } },
     env: { clear: { GREETING: "hello" }, secret: { SECRET_TOKEN: SECRET } },
+    // The lab registry needs no login, but takes one: every rollout logs in first, over stdin.
+    registry: { server: l.registry.plain, username: "berth", password: REGISTRY_PASSWORD },
     drainTimeoutSeconds: 5,
     deployTimeoutSeconds: 10,
     ssh: labSsh(l),
@@ -209,12 +212,15 @@ describe("real: AppService on lab hosts", function () {
     // Every file the backend wrote: the stack's state, its backups and its history.
     const stateFiles = grepFiles(SECRET, b.dir);
     assert.equal(stateFiles, "", "the secret is in the state in clear");
+    assert.equal(grepFiles(REGISTRY_PASSWORD, b.dir), "", "the registry password is in the state in clear");
+    assert.ok(!staging.output.includes(REGISTRY_PASSWORD));
     assert.ok(JSON.stringify(await staging.stack.exportStack()).includes(SECRET), "the secret is not in the decrypted state at all");
     assert.ok(!staging.output.includes(SECRET), "the secret is in the CLI output");
     const inspect = sshRun(l, h, "docker inspect --format '{{json .Args}} {{json .Path}}' shop-web-staging-v2");
     assert.ok(!inspect.includes(SECRET));
     const ps = sshRun(l, h, "ps -eo args");
     assert.ok(!ps.includes(SECRET), "the secret is in a host process's argv");
+    assert.match(sshRun(l, h, "cat .docker/config.json"), new RegExp(l.registry.plain.replace(/\./g, "\\.")), "docker login did not run");
   });
 
   it("6. maintenance on → 503 with the message; off → 200; both visible in the preview", async function () {

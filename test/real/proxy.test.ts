@@ -5,7 +5,12 @@
 import * as assert from "node:assert/strict";
 import * as fs from "node:fs";
 import { LocalWorkspace, Stack } from "@pulumi/pulumi/automation";
-import { AppService, AppServiceArgs, Proxy } from "../../sdk";
+import * as https from "node:https";
+import * as os from "node:os";
+import * as path from "node:path";
+import { execFileSync } from "node:child_process";
+import * as pulumi from "@pulumi/pulumi";
+import { AppService, AppServiceArgs, Command, Proxy } from "../../sdk";
 import { backend, TestBackend } from "../helpers/engine";
 import { appImage, get, Lab, lab, labSsh, sshRun } from "../helpers/lab";
 
@@ -115,5 +120,71 @@ describe("real: Proxy and bad input", function () {
     const wrong = await run({ privateKeyPath: l.ssh.privateKeyPath, hostKeys: { [host]: l.hosts[1].hostKey } });
     assert.match(wrong, /does not match the pinned key/);
     assert.equal(sshRun(l, host, "docker ps -a --filter label=service=keys --format '{{.Names}}'").trim(), "");
+  });
+
+  it("serves TLS with the role's own certificate, uploaded 0600 over stdin, and redirects HTTP", async function () {
+    const host = l.hosts[1].address;
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "berth-tls-"));
+    execFileSync("openssl", ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", `${dir}/key.pem`, "-out", `${dir}/cert.pem`, "-days", "1", "-subj", "/CN=tls.test", "-addext", "subjectAltName=DNS:tls.test"], { stdio: "pipe" });
+    const key = fs.readFileSync(`${dir}/key.pem`, "utf8");
+    const cert = fs.readFileSync(`${dir}/cert.pem`, "utf8");
+    fs.rmSync(dir, { recursive: true, force: true });
+    const s = await inlineStack(b, "berth-real-tls", "staging", async () => {
+      new AppService("app", {
+        service: "tlsapp",
+        image,
+        hosts: [host],
+        proxy: { hosts: ["tls.test"], ssl: { certificatePem: pulumi.secret(cert), privateKeyPem: pulumi.secret(key) } as any },
+        ssh: labSsh(l),
+      });
+    });
+    try {
+      await s.up();
+      const res = await new Promise<{ status: number; body: string; cn: string }>((resolve, reject) => {
+        const req = https.get({ host, port: 443, path: "/", servername: "tls.test", headers: { Host: "tls.test" }, rejectUnauthorized: false, timeout: 5000 }, (r) => {
+          let body = "";
+          const cn = String((r.socket as any).getPeerCertificate().subject?.CN ?? "");
+          r.on("data", (d) => (body += d));
+          r.on("end", () => resolve({ status: r.statusCode ?? 0, body, cn }));
+        });
+        req.on("error", reject);
+      });
+      assert.equal(res.cn, "tls.test");
+      assert.equal(res.status, 200);
+      assert.equal(res.body.trim(), "version v1");
+      assert.equal((await get(host, "tls.test")).status, 301);
+      assert.equal(sshRun(l, host, "stat -c '%a' .kamal/proxy/apps-config/tlsapp-staging/tls/web/key.pem").trim(), "600");
+      const stateHits = execFileSync("sh", ["-c", `grep -rlF -- "${key.split("\n")[1]}" ${b.dir} || true`], { encoding: "utf8" }).trim();
+      assert.equal(stateHits, "", "the private key is in the state in clear");
+    } finally {
+      await s.destroy();
+    }
+  });
+
+  it("reaches a host through a jump host, checking both host keys", async function () {
+    const [jump, target] = l.hosts;
+    const s = await inlineStack(b, "berth-real-jump", "staging", async () => {
+      const c = new Command("which", {
+        connection: {
+          host: target.address,
+          port: 22,
+          user: "root",
+          privateKeyPath: l.ssh.privateKeyPath,
+          hostKey: target.hostKey,
+          proxy: { host: jump.address, port: 22, user: "root", hostKey: jump.hostKey },
+        },
+        create: "docker info --format '{{.Name}}'; echo \"$SSH_CONNECTION\"",
+      });
+      return { out: c.stdout };
+    });
+    try {
+      const r = await s.up();
+      const [name, conn] = String(r.outputs.out.value).trim().split("\n");
+      assert.equal(name, sshRun(l, target.address, "docker info --format '{{.Name}}'").trim());
+      // The SSH connection arrived from the jump host's address, not from the gateway.
+      assert.match(conn, new RegExp(`^${jump.address.replace(/\./g, "\\.")} `));
+    } finally {
+      await s.destroy();
+    }
   });
 });
