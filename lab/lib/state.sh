@@ -179,7 +179,7 @@ lab_status() {
   fi
 
   local n_hosts
-  n_hosts=$(printf '%s\n' $hosts | grep -c . || true)
+  n_hosts=$(wc -w <<<"$hosts")
   if ((STATUS_UP == 0)); then
     echo "lab status: down, nothing left"
     return 3

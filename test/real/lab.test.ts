@@ -118,6 +118,14 @@ function rootDocker(args: string[], timeoutMs = 2 * MINUTE): string {
 
 const suffix = crypto.randomBytes(3).toString("hex");
 
+// Removes a test tag's manifest from the TLS registry (its storage has deletes enabled).
+function deleteFromRegistry(l: Lab, repo: string, tag: string): void {
+  const base = `https://${l.registry.tls}/v2/${repo}/manifests`;
+  const head = run("curl", ["-fsSI", "-m", "10", "--cacert", l.registry.caPath, "-H", "Accept: application/vnd.docker.distribution.manifest.v2+json", `${base}/${tag}`], MINUTE);
+  const digest = /^docker-content-digest:\s*(\S+)/im.exec(head.stdout)?.[1];
+  if (digest) run("curl", ["-fsS", "-m", "10", "--cacert", l.registry.caPath, "-X", "DELETE", `${base}/${digest}`], MINUTE);
+}
+
 describe("lab (real tier self-test)", function () {
   let l: Lab;
 
@@ -166,9 +174,10 @@ describe("lab (real tier self-test)", function () {
     const rootId = rootDocker(["info", "--format", "{{.ID}}"]).trim();
     const ids = new Set<string>([rootId]);
     for (const h of l.hosts) {
-      const [id, root] = sshMust(l, h, "docker info --format '{{.ID}} {{.DockerRootDir}}'").trim().split(" ");
+      const [id, name, root] = sshMust(l, h, "docker info --format '{{.ID}} {{.Name}} {{.DockerRootDir}}'").trim().split(" ");
       assert.ok(!ids.has(id), `${h.name}'s engine ${id} must differ from the root engine and the other hosts`);
       ids.add(id);
+      assert.equal(name, h.name, "the engine reports the host's own hostname");
       assert.equal(root, `/var/lib/berth-lab/hosts/${h.name}/docker`);
       // The socket in lab.json is the same engine the SSH session sees.
       const viaSocket = rootDocker(["-H", `unix://${h.dockerSocket}`, "info", "--format", "{{.ID}}"]).trim();
@@ -226,6 +235,7 @@ describe("lab (real tier self-test)", function () {
     } finally {
       ssh(l, h, `docker rmi -f ${ref}`);
       run("docker", ["rmi", "-f", ref], MINUTE);
+      deleteFromRegistry(l, "berth-lab/lab-test", suffix);
     }
   });
 
