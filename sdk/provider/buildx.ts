@@ -82,11 +82,16 @@ export interface BuilderInputs {
   secrets: { env: Record<string, string>; proxyEnv: Record<string, string>; tls: (BuilderTlsArgs | null)[] };
 }
 
+/** Credentialed proxy URLs, their `user:password` and their password: all redacted from output. */
+function proxySecrets(urls: string[]): string[] {
+  const proxies = urls.filter(hasCredentials);
+  const creds = proxies.map((p) => /\/\/([^@/]*)@/.exec(p)?.[1] ?? "").flatMap((c) => [c, c.split(":").slice(1).join(":")]);
+  return [...proxies, ...creds];
+}
+
 function secretValues(inputs: BuilderInputs): string[] {
   const tls = inputs.secrets.tls.flatMap((t) => (t ? [t.keyPem ?? ""] : []));
-  const proxies = Object.values(inputs.secrets.proxyEnv).filter(hasCredentials);
-  const creds = proxies.map((p) => /\/\/([^@/]*)@/.exec(p)?.[1] ?? "").flatMap((c) => [c, c.split(":").slice(1).join(":")]);
-  return [...Object.values(inputs.secrets.env), ...proxies, ...creds, ...tls].filter((s) => s.length >= 3);
+  return [...Object.values(inputs.secrets.env), ...proxySecrets(Object.values(inputs.secrets.proxyEnv)), ...tls].filter((s) => s.length >= 3);
 }
 
 /**
@@ -261,7 +266,7 @@ async function containerdStore(): Promise<boolean> {
 }
 
 async function build(inputs: ImageInputs): Promise<ImageOutputs> {
-  const secrets = [...Object.values(inputs.secrets.build), ...Object.values(inputs.secrets.proxyEnv).filter(hasCredentials)];
+  const secrets = [...Object.values(inputs.secrets.build), ...proxySecrets(Object.values(inputs.secrets.proxyEnv))].filter((s) => s.length >= 3);
   const label = inputs.tags[0] ?? inputs.context;
   const say = (m: string) => progress(`image ${label}: ${m}`);
   if (inputs.exports.load && inputs.platforms.length > 1 && !(await containerdStore())) {
@@ -270,8 +275,11 @@ async function build(inputs: ImageInputs): Promise<ImageOutputs> {
         "Push it instead (`push: true`, `load: false`), build one platform to load, or turn on the containerd image store in the engine.",
     );
   }
-  const proxyNames = Object.keys(inputs.secrets.proxyEnv).filter((k) => !(k in inputs.buildArgs));
-  if (inputs.provenance === "max" && proxyNames.some((k) => hasCredentials(inputs.secrets.proxyEnv[k]))) {
+  // Both spellings: curl reads only lower-case http_proxy, Go and busybox the upper case too.
+  const proxyEnv: Record<string, string> = {};
+  for (const [k, v] of Object.entries(inputs.secrets.proxyEnv)) for (const name of [k, k.toLowerCase()]) if (!(name in inputs.buildArgs)) proxyEnv[name] = v;
+  const proxyNames = Object.keys(proxyEnv);
+  if (inputs.provenance === "max" && proxyNames.some((k) => hasCredentials(proxyEnv[k]))) {
     throw new Error(
       `image ${label}: \`provenance: "max"\` records every build arg in the pushed attestation, and the builder's proxy (passed to RUN steps as HTTP_PROXY/HTTPS_PROXY build args) holds credentials. Use \`provenance: true\` (min mode scrubs build args) or false.`,
     );
@@ -285,7 +293,7 @@ async function build(inputs: ImageInputs): Promise<ImageOutputs> {
       secretEnv[id] = `BERTH_BUILD_SECRET_${i}`;
       env[secretEnv[id]] = value;
     });
-    for (const k of proxyNames) env[k] = inputs.secrets.proxyEnv[k];
+    Object.assign(env, proxyEnv);
     const { secrets: _s, contextHash: _h, ...cfg } = inputs;
     const argv = buildArgv(cfg, { metadataFile, secretEnv, envBuildArgs: proxyNames });
     await say(`building${inputs.platforms.length ? ` for ${inputs.platforms.join(", ")}` : ""}${inputs.builder ? ` on builder ${inputs.builder}` : ""}`);
@@ -341,7 +349,8 @@ export const imageHandler: Handler = {
     await progress(`image ${props.tags?.[0] ?? props.digest}: removed from state; the pushed image stays in the registry`);
   },
   async diff(_id, olds: ImageOutputs, news: ImageInputs) {
-    const changed = IMAGE_KEYS.filter((k) => !isDeepStrictEqual(olds[k], news[k]));
+    // The builder's proxy is how the build reaches the network, not what is built: it alone never rebuilds.
+    const changed = IMAGE_KEYS.filter((k) => (k === "secrets" ? !isDeepStrictEqual(olds.secrets?.build, news.secrets?.build) : !isDeepStrictEqual(olds[k], news[k])));
     return { changes: changed.length > 0, replaces: [], deleteBeforeReplace: false };
   },
 };
