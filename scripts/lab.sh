@@ -105,22 +105,29 @@ lab_down() {
   lab_lock
   CURRENT_STEP=down
   rm -f "$LAB_JSON"
-  for k in $(existing_hosts | sort -rn); do
-    host_down "$k"
-  done
-  # Hosts whose network namespace is gone but whose processes or namespace files remain.
+  # Hosts, in parallel (an engine takes seconds to stop its containers). Also hosts
+  # whose network namespace is gone but whose processes or namespace files remain.
+  local -a jobs=()
   for k in $(seq 1 "$LAB_MAX_HOSTS"); do
-    if [ -e "$(host_mntns "$k")" ] || pid_alive "$(host_dir "$k")/run/dockerd.pid" dockerd ||
-      pid_alive "$(host_dir "$k")/run/sshd.pid" sshd; then
-      host_down "$k"
+    if [ -e "/run/netns/$(host_name "$k")" ] || [ -e "$(host_mntns "$k")" ] ||
+      pid_alive "$(host_dir "$k")/run/dockerd.pid" dockerd || pid_alive "$(host_dir "$k")/run/sshd.pid" sshd; then
+      host_down "$k" &
+      jobs+=($!)
     fi
   done
   for name in "$LAB_GATEWAY" 127.0.0.1; do
-    stop_pidfile "$LAB_PIDS/tinyproxy-$name.pid" tinyproxy 5 && note "stopped tinyproxy on $name"
+    { if stop_pidfile "$LAB_PIDS/tinyproxy-$name.pid" tinyproxy 5; then note "stopped tinyproxy on $name"; fi; } &
+    jobs+=($!)
   done
   for name in registry-plain-"$LAB_GATEWAY" registry-plain-127.0.0.1 registry-tls-"$LAB_GATEWAY" registry-tls-127.0.0.1; do
-    stop_pidfile "$LAB_PIDS/$name.pid" docker-registry 5 && note "stopped $name"
+    { if stop_pidfile "$LAB_PIDS/$name.pid" docker-registry 5; then note "stopped $name"; fi; } &
+    jobs+=($!)
   done
+  local failed=0 job
+  for job in "${jobs[@]}"; do
+    wait "$job" || failed=1
+  done
+  ((failed == 0)) || die "stopping some part failed (see above); rerun \`scripts/lab.sh down\`"
   if iptables -w -C FORWARD -j "$LAB_IPT_CHAIN" 2>/dev/null; then
     iptables -w -D FORWARD -j "$LAB_IPT_CHAIN"
   fi

@@ -79,8 +79,19 @@ pid_alive() {
   [ -s "$file" ] || return 1
   pid=$(head -n1 "$file" 2>/dev/null) || return 1
   [[ $pid =~ ^[0-9]+$ ]] || return 1
-  [ -r "/proc/$pid/comm" ] || return 1
-  [ "$(cat "/proc/$pid/comm" 2>/dev/null)" = "$comm" ]
+  proc_running "$pid" || return 1
+  local actual
+  { read -r actual <"/proc/$pid/comm"; } 2>/dev/null || return 1
+  [ "$actual" = "$comm" ]
+}
+
+# proc_running PID : the process exists and is not a zombie (a dead process whose parent,
+# often init here, has not reaped it yet).
+proc_running() {
+  local stat state
+  { read -r stat <"/proc/$1/stat"; } 2>/dev/null || return 1
+  state=${stat##*) }
+  [ "${state%% *}" != Z ]
 }
 
 # stop_pidfile PIDFILE COMM [GRACE_SECONDS] : TERM the process, KILL it after the grace time.
@@ -94,8 +105,8 @@ stop_pidfile() {
   pid=$(head -n1 "$file")
   kill -TERM "$pid" 2>/dev/null || true
   local deadline=$((SECONDS + grace))
-  while [ -d "/proc/$pid" ] && ((SECONDS < deadline)); do sleep 0.1; done
-  if [ -d "/proc/$pid" ]; then
+  while proc_running "$pid" && ((SECONDS < deadline)); do sleep 0.1; done
+  if proc_running "$pid"; then
     kill -KILL "$pid" 2>/dev/null || true
     sleep 0.2
   fi

@@ -248,8 +248,11 @@ host_down() {
   local k=$1 h hd pids
   h=$(host_name "$k")
   hd=$(host_dir "$k")
-  stop_pidfile "$hd/run/sshd.pid" sshd 5 && note "$h: stopped sshd"
-  stop_pidfile "$hd/run/dockerd.pid" dockerd 30 && note "$h: stopped dockerd"
+  local t0
+  t0=$(now)
+  if stop_pidfile "$hd/run/sshd.pid" sshd 5; then note "$h: stopped sshd"; fi
+  t0=$(now)
+  if stop_pidfile "$hd/run/dockerd.pid" dockerd 30; then note "$h: stopped dockerd and its containers ($(since "$t0")s)"; fi
   # Anything still in the host's namespaces was started by the lab (containerd, shims,
   # ssh sessions): end it.
   pids=$(host_pids "$k")
