@@ -59,6 +59,8 @@ go_module_build() {
 }
 
 step_build_binaries() {
+  # Leftovers of an interrupted earlier run (the lab lock keeps runs from overlapping).
+  rm -rf "$LAB_CACHE"/.tmp-*
   go_module_build kamal-proxy "$KAMAL_PROXY_VERSION" github.com/basecamp/kamal-proxy "" ./cmd/kamal-proxy
   go_module_build buildkit "$BUILDKIT_VERSION" github.com/moby/buildkit \
     "-X github.com/moby/buildkit/version.Version=$BUILDKIT_VERSION -X github.com/moby/buildkit/version.Package=github.com/moby/buildkit" \
