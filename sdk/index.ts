@@ -11,3 +11,4 @@ export { Image, ImageArgs, IMAGE_TYPE } from "./components/image";
 export { buildkitdPresets } from "./config/builder";
 export type { BuildkitdConfigArgs, BuilderProxyArgs, BuilderTlsArgs, BuilderNodeArgs, KubernetesDriverArgs } from "./config/builder";
 export type { CacheArgs } from "./config/image";
+export { fromKamalConfig, KamalImport, KamalImportOptions } from "./config/kamal";
