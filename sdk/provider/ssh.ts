@@ -5,6 +5,8 @@
  */
 import { createHash, createHmac } from "node:crypto";
 import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
 import { Client, ClientChannel, ConnectConfig } from "ssh2";
 
 /** How to reach one host. Plain data so it can live in Pulumi state (as a secret). */
@@ -93,15 +95,24 @@ function trustedKeys(conn: Connection, host: string, port: number, pinned?: stri
   if (conn.allowUnknownHostKeys) return undefined;
   const keys: string[] = [];
   if (pinned) keys.push(keyBlob(pinned));
-  if (conn.knownHostsPath && fs.existsSync(conn.knownHostsPath)) {
-    keys.push(...knownHostKeys(fs.readFileSync(conn.knownHostsPath, "utf8"), host, port));
-  }
+  const known = conn.knownHostsPath?.startsWith("~/") ? path.join(os.homedir(), conn.knownHostsPath.slice(2)) : conn.knownHostsPath;
+  if (known && fs.existsSync(known)) keys.push(...knownHostKeys(fs.readFileSync(known, "utf8"), host, port));
   return keys;
+}
+
+/** Reads a key file; `~/` is the home of the user running Pulumi, as in Kamal's `ssh.keys`. */
+function readKey(file: string, host: string): string {
+  const full = file.startsWith("~/") ? path.join(os.homedir(), file.slice(2)) : file;
+  try {
+    return fs.readFileSync(full, "utf8");
+  } catch (e) {
+    throw new Error(`${host}: cannot read the SSH private key ${full}: ${(e as Error).message}`);
+  }
 }
 
 function connectConfig(conn: Connection, host: string, port: number, user: string, pinned: string | undefined, verdict: { error?: string }): ConnectConfig {
   const trusted = trustedKeys(conn, host, port, pinned);
-  const privateKey = conn.privateKey ?? (conn.privateKeyPath ? fs.readFileSync(conn.privateKeyPath, "utf8") : undefined);
+  const privateKey = conn.privateKey ?? (conn.privateKeyPath ? readKey(conn.privateKeyPath, host) : undefined);
   return {
     host,
     port,
