@@ -64,6 +64,11 @@ export class BuildxBuilder extends pulumi.ComponentResource {
    * pass them to `RUN` steps.
    */
   readonly proxyEnv: pulumi.Output<Record<string, string>>;
+  /**
+   * The registry CA files of the nodes' buildkitd.toml. `Image` trusts them in the buildx client
+   * too, which talks to the registry itself when it merges a multi-node manifest list.
+   */
+  readonly registryCaFiles: pulumi.Output<string[]>;
 
   constructor(name: string, args: BuildxBuilderArgs = {}, opts: pulumi.ComponentResourceOptions = {}) {
     super(BUILDX_BUILDER_TYPE, name, {}, opts);
@@ -93,6 +98,7 @@ export class BuildxBuilder extends pulumi.ComponentResource {
     this.driver = cfg.apply((c) => c.driver);
     this.platforms = cfg.apply((c) => c.nodes.map((n) => n.platforms));
     this.proxyEnv = pulumi.secret(cfg.apply((c) => c.proxyEnv));
+    this.registryCaFiles = cfg.apply((c) => [...new Set(c.nodes.flatMap((n) => Object.values(n.config?.registry ?? {}).flatMap((r) => r.ca ?? [])))]);
     this.registerOutputs({ builderName: this.builderName, driver: this.driver, platforms: this.platforms });
   }
 }

@@ -172,6 +172,7 @@ export class Image extends pulumi.ComponentResource {
         sbom: cfg.apply((c) => c.sbom as boolean),
         network: cfg.apply((c) => c.network as "default"),
         builder: cfg.apply((c) => c.builder as string),
+        trustedCaFiles: builder instanceof BuildxBuilder ? builder.registryCaFiles : [],
         secrets: pulumi.secret(pulumi.all([cfg, proxyEnv]).apply(([c, p]) => ({ build: c.secrets, proxyEnv: p }))),
       },
       { parent: this, dependsOn: builder instanceof BuildxBuilder ? [builder.resource] : [] },

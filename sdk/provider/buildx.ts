@@ -237,6 +237,11 @@ export const buildxBuilderHandler: Handler = {
 export interface ImageInputs extends Omit<ImageConfig, "secrets"> {
   /** Hash of the context's files (after .dockerignore) and the Dockerfile. */
   contextHash: string;
+  /**
+   * CA files the buildx client trusts besides the system's (the builder's registry CAs): buildx
+   * itself talks to the registry when it merges the manifest lists of a multi-node build.
+   */
+  trustedCaFiles?: string[];
   /** Stored encrypted: build secrets by id, and the builder's proxy for RUN steps. */
   secrets: { build: Record<string, string>; proxyEnv: Record<string, string> };
 }
@@ -294,7 +299,14 @@ async function build(inputs: ImageInputs): Promise<ImageOutputs> {
       env[secretEnv[id]] = value;
     });
     Object.assign(env, proxyEnv);
-    const { secrets: _s, contextHash: _h, ...cfg } = inputs;
+    if (inputs.trustedCaFiles?.length) {
+      // Go (buildx) reads extra roots from SSL_CERT_DIR, on top of the system bundle file.
+      const caDir = path.join(tmp.dir, "ca");
+      fs.mkdirSync(caDir, { mode: 0o700 });
+      inputs.trustedCaFiles.forEach((f, i) => fs.copyFileSync(f, path.join(caDir, `ca-${i}.pem`)));
+      env.SSL_CERT_DIR = [caDir, process.env.SSL_CERT_DIR ?? "/etc/ssl/certs"].join(":");
+    }
+    const { secrets: _s, contextHash: _h, trustedCaFiles: _t, ...cfg } = inputs;
     const argv = buildArgv(cfg, { metadataFile, secretEnv, envBuildArgs: proxyNames });
     await say(`building${inputs.platforms.length ? ` for ${inputs.platforms.join(", ")}` : ""}${inputs.builder ? ` on builder ${inputs.builder}` : ""}`);
     const shown: Promise<void>[] = [];
