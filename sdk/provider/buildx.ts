@@ -13,7 +13,9 @@
  * images stay in the registry and loaded images in the engine.
  */
 import * as fs from "node:fs";
+import { isIP } from "node:net";
 import * as os from "node:os";
+import * as tls from "node:tls";
 import * as path from "node:path";
 import { isDeepStrictEqual } from "node:util";
 import type { BuilderConfig, BuilderNodeConfig, BuilderTlsArgs } from "../config/builder";
@@ -141,6 +143,51 @@ function tlsHint(output: string): string {
   return "";
 }
 
+/**
+ * Checks the mutual-TLS handshake with a remote buildkitd before buildx tries (buildx only says
+ * "context deadline exceeded" after 20 s). Resolves a clear problem, or undefined when accepted.
+ */
+export function probeTls(endpoint: string, t: BuilderTlsArgs, timeoutMs = 5000): Promise<string | undefined> {
+  const u = new URL(endpoint.replace(/^tcp:/, "http:"));
+  const host = u.hostname.replace(/^\[|\]$/g, "");
+  const port = Number(u.port);
+  return new Promise((resolve) => {
+    let settled = false;
+    const sock = tls.connect({
+      host,
+      port,
+      ca: t.caPem,
+      cert: t.certPem,
+      key: t.keyPem,
+      ALPNProtocols: ["h2"],
+      ...(t.serverName ? { servername: t.serverName } : isIP(host) ? {} : { servername: host }),
+    });
+    const done = (problem: string | undefined) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      sock.destroy();
+      resolve(problem);
+    };
+    const timer = setTimeout(() => done(undefined), timeoutMs);
+    sock.on("secureConnect", () => {
+      // TLS 1.3 servers judge the client certificate after the handshake: speak first (the HTTP/2
+      // preface gRPC starts with) and see whether the answer is data or an alert.
+      sock.write("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n");
+      sock.once("data", () => done(undefined));
+    });
+    sock.on("error", (e: NodeJS.ErrnoException) => {
+      const code = e.code ?? "";
+      if (code === "ECONNREFUSED" || code === "EHOSTUNREACH" || code === "ETIMEDOUT") done(`nothing accepts connections at ${host}:${port} (${code}): is buildkitd running with a tcp address in \`[grpc] address\`?`);
+      else if (/ALERT/.test(code) || /alert/i.test(e.message)) done(`buildkitd refused the client certificate (TLS alert: ${code || e.message}): \`tls.certPem\`/\`tls.keyPem\` must be signed by the CA in buildkitd's \`[grpc.tls] ca\`.`);
+      else if (/ALTNAME|Hostname\/IP does not match/i.test(code + e.message)) done(`buildkitd's server certificate does not name ${host} (${e.message}): set \`tls.serverName\` to a name it holds, or reissue it.`);
+      else if (/CERT|SIGNATURE|SELF_SIGNED|ISSUER/.test(code)) done(`buildkitd's server certificate is not signed by \`tls.caPem\` (${code}): give the CA that signed buildkitd's \`[grpc.tls] cert\`.`);
+      else done(`the TLS connection to ${host}:${port} failed: ${e.message}`);
+    });
+    sock.on("close", () => done(undefined));
+  });
+}
+
 async function removeBuilder(inputs: Pick<BuilderInputs, "name" | "driver" | "nodes">, redactions: string[]): Promise<void> {
   const rm = await execLocal(buildxRmArgv(inputs.name));
   const out = `${rm.stdout}${rm.stderr}`;
@@ -189,6 +236,16 @@ async function createBuilder(inputs: BuilderInputs): Promise<void> {
     if (names.length) {
       await say(`setting ${names.join(", ")} in buildx's builder store (not in argv)`);
       patchStore(inputs.name, inputs.secrets.env);
+    }
+    if (inputs.driver === "remote") {
+      for (let i = 0; i < inputs.nodes.length; i++) {
+        const node = inputs.nodes[i];
+        const t = inputs.secrets.tls[i];
+        if (!t || !node.endpoint?.startsWith("tcp://")) continue;
+        await say(`checking mutual TLS with ${node.endpoint}`);
+        const problem = await probeTls(node.endpoint, t);
+        if (problem) throw new Error(`builder ${inputs.name}: node ${node.name} (${node.endpoint}): ${problem}`);
+      }
     }
     await say("booting BuildKit");
     const boot = await execLocal(buildxBootstrapArgv(inputs.name), { redact: secrets });
