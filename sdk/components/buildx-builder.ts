@@ -85,7 +85,7 @@ export class BuildxBuilder extends pulumi.ComponentResource {
     });
 
     this.resource = new BuildxBuilderResource(
-      name,
+      `${name}-builder`,
       {
         name: this.builderName,
         driver: cfg.apply((c) => c.driver),

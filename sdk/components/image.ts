@@ -152,7 +152,7 @@ export class Image extends pulumi.ComponentResource {
     const proxyEnv: pulumi.Output<Record<string, string>> = builder instanceof BuildxBuilder && useBuilderProxy !== false ? builder.proxyEnv : pulumi.output({} as Record<string, string>);
 
     this.resource = new ImageBuild(
-      name,
+      `${name}-build`,
       {
         context: contextDir,
         dockerfile: dockerfilePath,

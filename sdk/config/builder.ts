@@ -544,35 +544,83 @@ export interface BuilderTlsArgs {
 
 /** The `kubernetes` driver's settings (buildx driver options). */
 export interface KubernetesDriverArgs {
-  /** @default - the kubeconfig's namespace. Equivalent to `namespace`. */
+  /**
+   * Namespace of the BuildKit deployment. Equivalent to buildx's `namespace` driver option.
+   * @default - the kubeconfig's namespace
+   */
   namespace?: string;
-  /** @default 1. Equivalent to `replicas`. */
+  /**
+   * BuildKit pods. Equivalent to `replicas`.
+   * @default 1
+   */
   replicas?: number;
-  /** @default - none. Equivalent to `requests.cpu`. @example "500m" */
+  /**
+   * CPU request of each pod. Equivalent to `requests.cpu`.
+   * @default - none
+   * @example "500m"
+   */
   requestsCpu?: string;
-  /** @default - none. Equivalent to `requests.memory`. @example "1Gi" */
+  /**
+   * Memory request of each pod. Equivalent to `requests.memory`.
+   * @default - none
+   * @example "1Gi"
+   */
   requestsMemory?: string;
-  /** @default - none. Equivalent to `limits.cpu`. */
+  /**
+   * CPU limit of each pod. Equivalent to `limits.cpu`.
+   * @default - none
+   */
   limitsCpu?: string;
-  /** @default - none. Equivalent to `limits.memory`. */
+  /**
+   * Memory limit of each pod. Equivalent to `limits.memory`.
+   * @default - none
+   */
   limitsMemory?: string;
-  /** @default {}. Equivalent to `nodeselector`. */
+  /**
+   * Node labels the pods must match. Equivalent to `nodeselector`.
+   * @default {}
+   * @example { "kubernetes.io/arch": "arm64" }
+   */
   nodeSelector?: Record<string, string>;
-  /** @default {}. Equivalent to `annotations`. */
+  /**
+   * Pod annotations. Equivalent to `annotations`.
+   * @default {}
+   */
   annotations?: Record<string, string>;
-  /** @default {}. Equivalent to `labels`. */
+  /**
+   * Pod labels. Equivalent to `labels`.
+   * @default {}
+   */
   labels?: Record<string, string>;
-  /** @default []. Equivalent to `tolerations`. */
+  /**
+   * Taints the pods tolerate. Equivalent to `tolerations`.
+   * @default []
+   */
   tolerations?: { key?: string; operator?: "Equal" | "Exists"; value?: string; effect?: "NoSchedule" | "PreferNoSchedule" | "NoExecute"; tolerationSeconds?: number }[];
-  /** @default - the namespace's default. Equivalent to `serviceaccount`. */
+  /**
+   * Service account of the pods. Equivalent to `serviceaccount`.
+   * @default - the namespace's default
+   */
   serviceAccount?: string;
-  /** @default false. Equivalent to `rootless`. */
+  /**
+   * Run BuildKit rootless. Equivalent to `rootless`.
+   * @default false
+   */
   rootless?: boolean;
-  /** @default "sticky". Equivalent to `loadbalance`. */
+  /**
+   * How builds pick a pod: `sticky` (by context path) or `random`. Equivalent to `loadbalance`.
+   * @default "sticky"
+   */
   loadbalance?: "sticky" | "random";
-  /** Install QEMU emulators in the pod. @default false. Equivalent to `qemu.install`. */
+  /**
+   * Install QEMU emulators in the pods. Equivalent to `qemu.install`.
+   * @default false
+   */
   qemuInstall?: boolean;
-  /** @default - buildx's default, 120. Equivalent to `timeout`. */
+  /**
+   * Time to wait for the pods to be ready. Equivalent to `timeout`.
+   * @default 120
+   */
   timeoutSeconds?: number;
 }
 

@@ -206,6 +206,11 @@ async function removeBuilder(inputs: Pick<BuilderInputs, "name" | "driver" | "no
     }
   }
   fs.rmSync(tlsDir(inputs.name), { recursive: true, force: true });
+  try {
+    fs.rmdirSync(path.dirname(tlsDir(inputs.name)));
+  } catch {
+    /* other builders' files are still there, or it never existed */
+  }
 }
 
 async function leftContainers(node: Pick<BuilderNodeSpec, "name" | "endpoint">): Promise<string[]> {

@@ -21,7 +21,7 @@ describe("component: BuildxBuilder", function () {
     });
     await value(b.resource.urn);
     await settle();
-    assert.deepEqual(registered.map((r) => `${r.type} ${r.name}`).sort(), ["berth:index:BuildxBuilder corp", "pulumi-nodejs:dynamic/berth:BuildxBuilder corp"]);
+    assert.deepEqual(registered.map((r) => `${r.type} ${r.name}`).sort(), ["berth:index:BuildxBuilder corp", "pulumi-nodejs:dynamic/berth:BuildxBuilder corp-builder"]);
     assert.equal(b.builderName, "corp-staging");
     const inputs = registered.find((r) => r.type.endsWith("dynamic/berth:BuildxBuilder"))!.inputs;
     assert.equal(inputs.name, "corp-staging");
@@ -76,6 +76,6 @@ describe("component: BuildxBuilder", function () {
         /`config.worker.oci.reservedSpace`/.test(e.message) &&
         /`config.worker.oci.platforms\[0\]`/.test(e.message),
     );
-    assert.equal(registered.filter((r) => r.name === "bad").length, 0);
+    assert.equal(registered.filter((r) => r.name.startsWith("bad")).length, 0);
   });
 });
