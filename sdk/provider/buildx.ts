@@ -420,7 +420,7 @@ export const imageHandler: Handler = {
     return { outs: await build(news) };
   },
   async delete(_id, props: ImageOutputs) {
-    await progress(`image ${props.tags?.[0] ?? props.digest}: removed from state; the pushed image stays in the registry`);
+    await progress(`image ${props.tags?.[0] ?? props.digest}: removed from state; what the build exported (registry, engine, OCI file) stays where it is`);
   },
   async diff(_id, olds: ImageOutputs, news: ImageInputs) {
     // The builder's proxy is how the build reaches the network, not what is built: it alone never rebuilds.

@@ -250,6 +250,26 @@ describe("real: Image on the lab", function () {
     assert.deepEqual(buildkitContainers(["-H", `unix://${h2.dockerSocket}`], "berth-hybrid"), []);
   });
 
+  it("OCI output and a local cache directory (mode=max), with no registry involved", async function () {
+    const out = path.join(work, "out");
+    fs.mkdirSync(out);
+    img.images = {
+      oci: {
+        context: path.join(work, "cache"),
+        push: false,
+        oci: { dest: path.join(out, "app.tar") },
+        cacheTo: [{ type: "local", path: path.join(out, "cache"), mode: "max" }],
+      },
+    };
+    const r = await img.up();
+    assert.equal(r.summary.result, "succeeded");
+    const listing = execFileSync("tar", ["tf", path.join(out, "app.tar")], { encoding: "utf8" }).split("\n");
+    assert.ok(listing.includes("index.json") && listing.includes("oci-layout"), listing.join(", "));
+    const cacheIndex = JSON.parse(fs.readFileSync(path.join(out, "cache", "index.json"), "utf8"));
+    assert.ok(cacheIndex.manifests.length >= 1);
+    assert.match(r.outputs.ociDigest.value as string, /^sha256:[0-9a-f]{64}$/);
+  });
+
   it("destroy removes the builder and leaves no BuildKit container", async function () {
     await img.stack.destroy();
     assert.deepEqual(buildkitContainers([], "berth-img"), []);
