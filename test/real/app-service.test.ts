@@ -291,7 +291,12 @@ describe("real: AppService on lab hosts", function () {
     assert.equal(d.summary.result, "succeeded");
     for (const h of l.hosts) {
       assert.equal(sshRun(l, h.address, "docker ps -aq --filter label=service=shop").trim(), "");
-      assert.equal((await get(h.address, "shop.test")).status, 404);
+      // The route is gone; kamal-proxy itself stays only while another stack still uses it.
+      const proxyLeft = sshRun(l, h.address, "docker ps -q --filter name=^kamal-proxy$").trim() !== "";
+      const owners = sshRun(l, h.address, "ls .berth/proxy/kamal-proxy/owners 2>/dev/null || true").trim();
+      assert.equal(proxyLeft, owners !== "", `kamal-proxy ${proxyLeft ? "kept" : "removed"} with owners: ${owners || "none"}`);
+      if (proxyLeft) assert.equal((await get(h.address, "shop.test")).status, 404);
+      assert.doesNotMatch(owners, /berth-real-app_staging/);
       assert.doesNotMatch(sshRun(l, h.address, "ls .kamal/apps 2>/dev/null || true"), /shop-staging/);
     }
   });

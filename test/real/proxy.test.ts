@@ -32,6 +32,7 @@ describe("real: Proxy and bad input", function () {
 
   it("7. runs kamal-proxy from a custom image with other ports, a metrics port and debug, and routes through it", async function () {
     const host = l.hosts[1].address;
+    const sharedBefore = sshRun(l, host, "docker ps -q --filter name=^kamal-proxy$").trim() !== "";
     const s = await inlineStack(b, "berth-real-proxy", "staging", async () => {
       const proxy = new Proxy("edge", {
         hosts: [host],
@@ -57,7 +58,7 @@ describe("real: Proxy and bad input", function () {
       assert.equal(res.body.trim(), "version v1");
       const metrics = sshRun(l, host, "docker exec kamal-proxy-edge wget -qO- http://127.0.0.1:9090/metrics");
       assert.match(metrics, /kamal_proxy|go_goroutines/);
-      assert.equal(sshRun(l, host, "docker inspect --format '{{.State.Running}}' kamal-proxy").trim(), "true", "the shared proxy is untouched");
+      if (sharedBefore) assert.equal(sshRun(l, host, "docker inspect --format '{{.State.Running}}' kamal-proxy").trim(), "true", "the shared proxy is untouched");
     } finally {
       await s.destroy();
     }
@@ -83,7 +84,9 @@ describe("real: Proxy and bad input", function () {
       ["image", { ...ok, image: "Not An Image!" }, /`image`/],
       ["proxy version", { ...ok, proxyRun: { image: { version: "v0.8.0" } } }, /`proxyRun\.image\.version`/],
     ];
-    const before = sshRun(l, host, "docker ps -a --format '{{.Names}}' | sort; ls -aR .berth .kamal 2>/dev/null; true");
+    // Everything these previews could have created on the host (other tests' services may come and go meanwhile).
+    const traces = () => sshRun(l, host, "docker ps -a --filter label=service=bad --format '{{.Names}}'; ls -d .kamal/apps/bad* .berth/proxy/*/owners/berth-real-invalid* 2>/dev/null; true");
+    const before = traces();
     for (const [what, args, field] of cases) {
       const s = await inlineStack(b, "berth-real-invalid", "staging", async () => {
         new AppService("app", args);
@@ -97,7 +100,8 @@ describe("real: Proxy and bad input", function () {
       assert.match(message, /Invalid AppService configuration/, `${what}: preview did not fail with a Berth config error:\n${message}`);
       assert.match(message, field, `${what}: the error does not name the field:\n${message}`);
     }
-    assert.equal(sshRun(l, host, "docker ps -a --format '{{.Names}}' | sort; ls -aR .berth .kamal 2>/dev/null; true"), before);
+    assert.equal(before, "");
+    assert.equal(traces(), "", "a preview touched the host");
   });
 
   it("refuses an unpinned host key and a wrong one, naming the host", async function () {
