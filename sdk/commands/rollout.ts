@@ -92,3 +92,23 @@ export function removeFileScript(path: string): string {
 export function tolerateScript(cmd: Argv | string, tolerated: string): string {
   return `out=$(${render(cmd)} 2>&1) || { printf '%s\\n' "$out" | grep -q ${quote(tolerated)} || { printf '%s\\n' "$out" >&2; exit 1; }; }`;
 }
+
+/** Prints the login user's home directory. */
+export function homeScript(): string {
+  return `printf '%s' "$HOME"`;
+}
+
+/** Prints `<running> <value of label>` for a container; fails (quietly) when it does not exist. */
+export function containerStateScript(name: string, label: string): string {
+  return `${line(docker("inspect", "--format", `{{.State.Running}} {{index .Config.Labels ${JSON.stringify(label)}}}`, name))} 2>/dev/null`;
+}
+
+/** Lists a directory's entries one per line; nothing when it does not exist. */
+export function listDirScript(dir: string): string {
+  return `ls -1 ${quote(dir)} 2>/dev/null || true`;
+}
+
+/** Gives `paths` to the user a container runs as (e.g. TLS files kamal-proxy must read). */
+export function chownToContainerUserScript(container: string, paths: string[]): string {
+  return `chown "$(${line(docker("exec", container, "id", "-u"))})" ${line(paths)}`;
+}

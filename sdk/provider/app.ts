@@ -16,6 +16,7 @@ import type { RoleProxyConfig } from "../config/proxy";
 import { appRunArgv, containerName, envFileContent, envFilePath, healthStatusScript, loginArgv, serviceName } from "../commands/app";
 import { proxyDeployArgv, proxyRemoveArgv, proxyResumeArgv, proxyStopArgv, proxyTarget, proxyTlsPaths } from "../commands/proxy";
 import {
+  chownToContainerUserScript,
   cleanupScript,
   containerExistsScript,
   logsScript,
@@ -167,7 +168,7 @@ async function boot(inp: AppHostInputs): Promise<void> {
       const tlsDir = tlsPaths.hostDir;
       const appDirOnHost = tlsDir.slice(0, tlsDir.lastIndexOf("/tls/"));
       const owned = [appDirOnHost, `${appDirOnHost}/tls`, tlsDir, tlsPaths.hostCertificate, tlsPaths.hostPrivateKey];
-      await run(c, "handing the TLS files to kamal-proxy", `chown "$(${line(["docker", "exec", s.proxyContainer, "id", "-u"])})" ${line(owned)}`);
+      await run(c, "handing the TLS files to kamal-proxy", chownToContainerUserScript(s.proxyContainer, owned));
     }
     await say(`health-checking ${name} (${proxy.healthcheck.path}) through kamal-proxy`);
     const deploy = proxyDeployArgv({

@@ -9,7 +9,8 @@ import { isDeepStrictEqual } from "node:util";
 import type { ProxyRunConfig } from "../config/proxy";
 import { ensureNetworkScript } from "../commands/docker";
 import { HOST_APPS_CONFIG_DIR, proxyListArgv, proxyRunArgv } from "../commands/proxy";
-import { line, quote } from "../commands/shell";
+import { containerStateScript, homeScript, listDirScript } from "../commands/rollout";
+import { line } from "../commands/shell";
 import type { Handler } from "./handlers";
 import { progress } from "./log";
 import { Connection, exec, run } from "./ssh";
@@ -39,10 +40,10 @@ function ownerFile(r: ProxyRunConfig, owner: string): string {
 
 /** What is on the host now: container state and its run-hash label, and the other owners. */
 async function inspect(c: Connection, r: ProxyRunConfig, owner: string) {
-  const st = await exec(c, `${line(["docker", "inspect", "--format", `{{.State.Running}} {{index .Config.Labels ${JSON.stringify(RUN_HASH_LABEL)}}}`, r.containerName])} 2>/dev/null`);
+  const st = await exec(c, containerStateScript(r.containerName, RUN_HASH_LABEL));
   const [running, hash] = st.code === 0 ? st.stdout.trim().split(" ") : ["absent", ""];
   const dir = ownersDir(r.containerName);
-  const owners = (await exec(c, `ls -1 ${quote(dir)} 2>/dev/null || true`)).stdout.split("\n").filter((o) => o && `${dir}/${o}` !== ownerFile(r, owner));
+  const owners = (await exec(c, listDirScript(dir))).stdout.split("\n").filter((o) => o && `${dir}/${o}` !== ownerFile(r, owner));
   return { state: running === "true" ? "running" : running === "false" ? "stopped" : "absent", hash: hash === "<no value>" ? "" : hash, owners };
 }
 
@@ -53,7 +54,7 @@ async function ensure(inp: ProxyHostInputs, replaceChanged: boolean): Promise<vo
   await run(c, `creating the ${r.network} network`, ensureNetworkScript(r.network));
   await run(c, "preparing the proxy directories", line(["mkdir", "-p", HOST_APPS_CONFIG_DIR, ownersDir(r.containerName)]));
   const now = await inspect(c, r, inp.owner);
-  const home = (await run(c, "reading the login user's home", `printf '%s' "$HOME"`)).stdout.trim();
+  const home = (await run(c, "reading the login user's home", homeScript())).stdout.trim();
   const runIt = () => run(c, `starting ${r.containerName} (${r.imageRef})`, line(proxyRunArgv(withLabel, `${home}/${HOST_APPS_CONFIG_DIR}`)));
   if (now.state === "absent") {
     await progress(`${host} kamal-proxy: starting ${r.imageRef}`);
