@@ -12,21 +12,14 @@ import { type AppArgs, type AppConfig, bootGroups, isProxied, normalizeApp, reso
 import type { AppHostSecrets, AppHostSpec } from "../provider/app";
 import { serviceName } from "../commands/app";
 import { connectionFor } from "./connection";
-import { hasUnresolved, plainWhenKnown } from "./inputs";
+import { hasUnresolved, plainWhenKnown, type DeepInput } from "./inputs";
 import { Proxy } from "./proxy";
 import { AppHost } from "./resources";
 
 /** The Pulumi type token of the AppService component. */
 export const APP_SERVICE_TYPE = "berth:index:AppService";
 
-/** Any field may be an Output (a secret from config, a digest from an `Image`). */
-type Inputs<T> = T extends string | number | boolean
-  ? pulumi.Input<T>
-  : T extends readonly (infer U)[]
-    ? pulumi.Input<Inputs<U>[]>
-    : T extends object
-      ? pulumi.Input<{ [K in keyof T]: Inputs<T[K]> }>
-      : T;
+type Inputs<T> = DeepInput<T>;
 
 type RoleArgs = NonNullable<AppArgs["roles"]>[string];
 

@@ -10,19 +10,12 @@ import { type BuilderArgs, type BuilderConfig, type BuildkitdConfigArgs, normali
 import { renderBuildkitdToml } from "../commands/buildx";
 import { providerFor } from "../provider/dynamic";
 import type { BuilderInputs, BuilderNodeSpec } from "../provider/buildx";
-import { plainWhenKnown } from "./inputs";
+import { plainWhenKnown, type DeepInput } from "./inputs";
 
 /** The Pulumi type token of the BuildxBuilder component. */
 export const BUILDX_BUILDER_TYPE = "berth:index:BuildxBuilder";
 
-/** Any field may be an Output (a secret proxy URL from config, a TLS key). */
-type Inputs<T> = T extends string | number | boolean
-  ? pulumi.Input<T>
-  : T extends readonly (infer U)[]
-    ? pulumi.Input<Inputs<U>[]>
-    : T extends object
-      ? pulumi.Input<{ [K in keyof T]: Inputs<T[K]> }>
-      : T;
+type Inputs<T> = DeepInput<T>;
 
 export type BuildxBuilderArgs = Omit<{ [K in keyof BuilderArgs]: Inputs<BuilderArgs[K]> }, "name"> & {
   /**

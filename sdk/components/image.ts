@@ -13,18 +13,12 @@ import { type ImageArgs as PlainImageArgs, dockerignoreMatcher, normalizeImage }
 import { providerFor } from "../provider/dynamic";
 import type { ImageInputs, ImageOutputs } from "../provider/buildx";
 import { BuildxBuilder } from "./buildx-builder";
-import { plainWhenKnown } from "./inputs";
+import { plainWhenKnown, type DeepInput } from "./inputs";
 
 /** The Pulumi type token of the Image component. */
 export const IMAGE_TYPE = "berth:index:Image";
 
-type Inputs<T> = T extends string | number | boolean
-  ? pulumi.Input<T>
-  : T extends readonly (infer U)[]
-    ? pulumi.Input<Inputs<U>[]>
-    : T extends object
-      ? pulumi.Input<{ [K in keyof T]: Inputs<T[K]> }>
-      : T;
+type Inputs<T> = DeepInput<T>;
 
 export type ImageArgs = Omit<{ [K in keyof PlainImageArgs]: Inputs<PlainImageArgs[K]> }, "context" | "dockerfile" | "builder" | "destination"> & {
   /**

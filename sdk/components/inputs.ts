@@ -24,3 +24,12 @@ export async function anySecret(value: unknown): Promise<boolean> {
   if (value !== null && typeof value === "object") return (await Promise.all(Object.values(value).map(anySecret))).some(Boolean);
   return false;
 }
+
+/** A component arg whose every field may be an Output (a secret from config, a digest from an `Image`). */
+export type DeepInput<T> = T extends string | number | boolean
+  ? pulumi.Input<T>
+  : T extends readonly (infer U)[]
+    ? pulumi.Input<DeepInput<U>[]>
+    : T extends object
+      ? pulumi.Input<{ [K in keyof T]: DeepInput<T[K]> }>
+      : T;
