@@ -243,7 +243,9 @@ export const appHostHandler: Handler = {
     await run(c, "removing the env file", removeFileScript(envFilePath(s.service, s.destination, s.role)));
   },
   async diff(_id, olds: AppHostInputs, news: AppHostInputs) {
-    const changed = !isDeepStrictEqual(olds.spec, news.spec) || !isDeepStrictEqual(olds.secrets, news.secrets);
+    // A new SSH key or jump host is recorded (for later updates and destroy) without redeploying:
+    // `update` boots only when `spec` or `secrets` changed.
+    const changed = !isDeepStrictEqual(olds.spec, news.spec) || !isDeepStrictEqual(olds.secrets, news.secrets) || !isDeepStrictEqual(olds.connection, news.connection);
     return { changes: changed, replaces: [], deleteBeforeReplace: false };
   },
 };

@@ -110,7 +110,7 @@ export const proxyHostHandler: Handler = {
     await run(c, "removing kamal-proxy", line(["docker", "rm", "--force", r.containerName]));
   },
   async diff(_id, olds: ProxyHostInputs, news: ProxyHostInputs) {
-    const changed = !isDeepStrictEqual(olds.run, news.run) || olds.owner !== news.owner || olds.host !== news.host;
+    const changed = !isDeepStrictEqual(olds.run, news.run) || olds.owner !== news.owner || olds.host !== news.host || !isDeepStrictEqual(olds.connection, news.connection);
     return { changes: changed, replaces: olds.host !== news.host ? ["host"] : [], deleteBeforeReplace: false };
   },
 };

@@ -164,6 +164,18 @@ describe("real: AppService on lab hosts", function () {
     assert.deepEqual(after, started);
   });
 
+  it("records a changed SSH setting without redeploying anything", async function () {
+    staging.args = { ...base("v2"), ssh: { ...labSsh(l), knownHostsPath: l.ssh.knownHostsPath } };
+    const started = l.hosts.map((h) => sshRun(l, h.address, "docker inspect --format '{{.State.StartedAt}}' shop-web-staging-v2").trim());
+    const r = await staging.up();
+    assert.equal(r.summary.result, "succeeded");
+    assert.doesNotMatch(staging.output, /shop-web-staging: (pulling|starting|reusing)/);
+    const after = l.hosts.map((h) => sshRun(l, h.address, "docker inspect --format '{{.State.StartedAt}}' shop-web-staging-v2").trim());
+    assert.deepEqual(after, started);
+    const p = await staging.preview();
+    assert.deepEqual(Object.keys(p.changeSummary), ["same"]);
+  });
+
   it("3. a v3 that fails its health check: up fails naming host, step and logs; every host keeps serving v2 with 0 failed requests", async function () {
     const load = startLoad(l.hosts.map((h) => ({ address: h.address, host: "shop.test" })), 50);
     staging.args = base("v3");
