@@ -8,23 +8,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 
-interface LabHost {
-  name: string;
-  address: string;
-  port: number;
-  user: string;
-  hostKey: string;
-  dockerSocket: string;
-}
-
-interface Lab {
-  hosts: LabHost[];
-  ssh: { privateKeyPath: string; publicKeyPath: string; knownHostsPath: string };
-  registry: { plain: string; tls: string; caPath: string };
-  proxy: { url: string; logPath: string };
-  images: { base: string; kamalProxy: string; buildkit: string };
-  gateway: string;
-}
+import type { Lab, LabHost } from "../helpers/lab";
 
 interface RunResult {
   code: number | null;
