@@ -191,4 +191,24 @@ describe("real: Proxy and bad input", function () {
       await s.destroy();
     }
   });
+
+  it("an unreachable host fails the up quickly, naming the host, and touches no other host", async function () {
+    const live = l.hosts[0].address;
+    const dead = "10.77.0.99"; // inside the lab's subnet, no host there
+    const s = await inlineStack(b, "berth-real-dead", "staging", async () => {
+      new AppService("app", { service: "deadhost", image, hosts: [live, dead], proxy: { hosts: ["dead.test"] }, ssh: { ...labSsh(l), connectTimeoutSeconds: 3 } });
+    });
+    let message = "";
+    const t0 = Date.now();
+    try {
+      await s.up();
+    } catch (e) {
+      message = (e as Error).message;
+    }
+    assert.match(message, /10\.77\.0\.99: cannot connect over SSH/);
+    assert.ok(Date.now() - t0 < 60_000, "the failure took more than a minute");
+    // The app waits for kamal-proxy on every host, so nothing of it started anywhere.
+    assert.equal(sshRun(l, live, "docker ps -a --filter label=service=deadhost --format '{{.Names}}'").trim(), "");
+    await s.destroy();
+  });
 });
