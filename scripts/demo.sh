@@ -22,7 +22,8 @@ pulumi config set hostKey "$(jq -r '.hosts[0].hostKey' "$LAB")"
 pulumi config set privateKeyPath "$(jq -r .ssh.privateKeyPath "$LAB")"
 pulumi config set image "$image"
 pulumi config get secretToken >/dev/null 2>&1 || pulumi config set --secret secretToken "demo-$(head -c 8 /dev/urandom | od -An -tx1 | tr -d " \n")"
-pulumi up --yes --skip-preview --non-interactive
+# --refresh: a host that lost its containers (rebuilt, wiped) is noticed and redeployed.
+pulumi up --yes --skip-preview --non-interactive --refresh
 url=$(pulumi stack output url)
 echo "[berth demo] $url answers: $(curl -fsS --max-time 5 "$url")"
 echo "[berth demo] deployed. Try: curl $url  |  pulumi preview --diff  |  pulumi destroy --yes"

@@ -112,3 +112,8 @@ export function listDirScript(dir: string): string {
 export function chownToContainerUserScript(container: string, paths: string[]): string {
   return `chown "$(${line(docker("exec", container, "id", "-u"))})" ${line(paths)}`;
 }
+
+/** Prints the id of the running container with exactly this name; nothing when it is not running. */
+export function runningContainerScript(name: string): string {
+  return line([...containerIdArgv(name), "--filter", "status=running"]);
+}

@@ -16,6 +16,7 @@ import type { RoleProxyConfig } from "../config/proxy";
 import { appRunArgv, containerName, envFileContent, envFilePath, healthStatusScript, loginArgv, serviceName } from "../commands/app";
 import { proxyDeployArgv, proxyRemoveArgv, proxyResumeArgv, proxyStopArgv, proxyTarget, proxyTlsPaths } from "../commands/proxy";
 import {
+  runningContainerScript,
   chownToContainerUserScript,
   cleanupScript,
   containerExistsScript,
@@ -30,6 +31,7 @@ import {
 } from "../commands/rollout";
 import { line } from "../commands/shell";
 import type { Handler } from "./handlers";
+import { providerChanged } from "./dynamic";
 import { progress } from "./log";
 import { Connection, exec, lastLines, RemoteCommandError, run } from "./ssh";
 
@@ -75,6 +77,8 @@ export interface AppHostSecrets {
 }
 
 export interface AppHostInputs {
+  /** Set by `pulumi refresh` when the host no longer runs this version: the next `up` redeploys it. */
+  drifted?: boolean;
   connection: Connection;
   spec: AppHostSpec;
   secrets: AppHostSecrets;
@@ -230,7 +234,7 @@ export const appHostHandler: Handler = {
     return { id: `${s.host}/${serviceName(s.service, s.role, s.destination)}`, outs: inputs };
   },
   async update(_id, olds: AppHostInputs, news: AppHostInputs) {
-    if (needsBoot(olds, news)) await boot(news);
+    if (olds.drifted || needsBoot(olds, news)) await boot(news);
     await maintenance(news, olds.spec.maintenance);
     return { outs: news };
   },
@@ -242,7 +246,20 @@ export const appHostHandler: Handler = {
     await run(c, `removing the containers of ${svc}`, removeContainersScript({ service: s.service, role: s.role, destination: s.destination }));
     await run(c, "removing the env file", removeFileScript(envFilePath(s.service, s.destination, s.role)));
   },
+  async read(id, props: AppHostInputs) {
+    const s = props.spec;
+    const name = containerName(s.service, s.role, s.destination, s.version);
+    const r = await exec(props.connection, runningContainerScript(name));
+    const drifted = r.code !== 0 || r.stdout.trim() === "";
+    if (drifted) await progress(`${s.host} ${serviceName(s.service, s.role, s.destination)}: ${name} is not running; the next up redeploys it`);
+    const { drifted: _d, ...rest } = props;
+    return { id, props: drifted ? { ...rest, drifted: true } : rest };
+  },
   async diff(_id, olds: AppHostInputs, news: AppHostInputs) {
+    if (olds.drifted) return { changes: true, replaces: [], deleteBeforeReplace: false };
+    // A new Berth (or a moved checkout) brings a new provider stub: record it with a no-op update,
+    // so `pulumi refresh` and `destroy` run the current code.
+    if (providerChanged(olds, news)) return { changes: true, replaces: [], deleteBeforeReplace: false };
     // A new SSH key or jump host is recorded (for later updates and destroy) without redeploying:
     // `update` boots only when `spec` or `secrets` changed.
     const changed = !isDeepStrictEqual(olds.spec, news.spec) || !isDeepStrictEqual(olds.secrets, news.secrets) || !isDeepStrictEqual(olds.connection, news.connection);

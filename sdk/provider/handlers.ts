@@ -14,6 +14,8 @@ export interface Handler {
   update(id: string, olds: any, news: any): Promise<pulumi.dynamic.UpdateResult>;
   delete(id: string, props: any): Promise<void>;
   diff(id: string, olds: any, news: any): Promise<pulumi.dynamic.DiffResult>;
+  /** `pulumi refresh`: report what is really on the host (handlers without it keep their state). */
+  read?(id: string, props: any): Promise<pulumi.dynamic.ReadResult>;
 }
 
 export const handlers: Record<string, Handler> = {

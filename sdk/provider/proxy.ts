@@ -9,13 +9,16 @@ import { isDeepStrictEqual } from "node:util";
 import type { ProxyRunConfig } from "../config/proxy";
 import { ensureNetworkScript } from "../commands/docker";
 import { HOST_APPS_CONFIG_DIR, proxyListArgv, proxyRunArgv } from "../commands/proxy";
-import { containerStateScript, homeScript, listDirScript } from "../commands/rollout";
+import { containerStateScript, homeScript, listDirScript, runningContainerScript } from "../commands/rollout";
 import { line } from "../commands/shell";
 import type { Handler } from "./handlers";
+import { providerChanged } from "./dynamic";
 import { progress } from "./log";
 import { Connection, exec, run } from "./ssh";
 
 export interface ProxyHostInputs {
+  /** Set by `pulumi refresh` when the proxy container is gone or stopped: the next `up` starts it. */
+  drifted?: boolean;
   connection: Connection;
   host: string;
   run: ProxyRunConfig;
@@ -109,7 +112,18 @@ export const proxyHostHandler: Handler = {
     await progress(`${host} kamal-proxy: no users left; removing the container`);
     await run(c, "removing kamal-proxy", line(["docker", "rm", "--force", r.containerName]));
   },
+  async read(id, props: ProxyHostInputs) {
+    const r = await exec(props.connection, runningContainerScript(props.run.containerName));
+    const drifted = r.code !== 0 || r.stdout.trim() === "";
+    if (drifted) await progress(`${props.host} ${props.run.containerName}: not running; the next up starts it`);
+    const { drifted: _d, ...rest } = props;
+    return { id, props: drifted ? { ...rest, drifted: true } : rest };
+  },
   async diff(_id, olds: ProxyHostInputs, news: ProxyHostInputs) {
+    if (olds.drifted) return { changes: true, replaces: [], deleteBeforeReplace: false };
+    // A new Berth (or a moved checkout) brings a new provider stub: record it with a no-op update,
+    // so `pulumi refresh` and `destroy` run the current code.
+    if (providerChanged(olds, news)) return { changes: true, replaces: [], deleteBeforeReplace: false };
     const changed = !isDeepStrictEqual(olds.run, news.run) || olds.owner !== news.owner || olds.host !== news.host || !isDeepStrictEqual(olds.connection, news.connection);
     return { changes: changed, replaces: olds.host !== news.host ? ["host"] : [], deleteBeforeReplace: false };
   },

@@ -211,4 +211,31 @@ describe("real: Proxy and bad input", function () {
     assert.equal(sshRun(l, live, "docker ps -a --filter label=service=deadhost --format '{{.Names}}'").trim(), "");
     await s.destroy();
   });
+
+  it("pulumi refresh notices a container removed by hand, and the next up redeploys it", async function () {
+    const host = l.hosts[1].address;
+    const s = await inlineStack(b, "berth-real-drift", "staging", async () => {
+      new AppService("app", { service: "drift", image, hosts: [host], proxy: { hosts: ["drift.test"] }, ssh: labSsh(l) });
+    });
+    try {
+      await s.up();
+      assert.equal((await get(host, "drift.test")).body.trim(), "version v1");
+      sshRun(l, host, "docker rm -f drift-web-staging-v1 >/dev/null");
+      const broken = await get(host, "drift.test").then((r) => r.status, (e: Error) => e.message);
+      assert.notEqual(broken, 200, "the app still answers after its container was removed");
+      const before = await s.preview();
+      assert.deepEqual(Object.keys(before.changeSummary), ["same"], "without a refresh Berth cannot know");
+      let refreshOut = "";
+      await s.refresh({ onOutput: (o) => (refreshOut += o) });
+      assert.match(refreshOut, /drift-web-staging-v1 is not running; the next up redeploys it/);
+      const p = await s.preview();
+      assert.equal(p.changeSummary.update, 1, JSON.stringify(p.changeSummary));
+      await s.up();
+      assert.equal((await get(host, "drift.test")).body.trim(), "version v1");
+      const after = await s.preview();
+      assert.deepEqual(Object.keys(after.changeSummary), ["same"]);
+    } finally {
+      await s.destroy();
+    }
+  });
 });
