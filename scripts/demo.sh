@@ -6,7 +6,6 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
 # shellcheck source=env.sh
 source scripts/env.sh
-npx --no-install tsc -p .
 bash scripts/lab.sh up
 LAB=/run/berth-lab/lab.json
 host=$(jq -r '.hosts[0].address' "$LAB")

@@ -3,13 +3,13 @@
 # npm dependencies, all from the package registries (npm, the Go module proxy, Debian), built once
 # and cached outside the clone under $BERTH_CACHE (default ~/.cache/berth), keyed by version.
 #
-# Usage: bash scripts/install.sh [all|node|pulumi|deps]   (default: all)
+# Usage: bash scripts/install.sh [all|node|pulumi|deps|plugin|path]   (default: all)
+#   all     node, pulumi, npm deps, a build, and Berth's provider plugin in Pulumi's plugin cache
+#   path    prints the directories to put first on PATH (what scripts/env.sh does)
 # Source scripts/env.sh afterwards (or let scripts/test.sh and scripts/demo.sh do it) to use them.
 #
 # Every step prints its name and duration. A failing step names itself and says what to do; a
 # build is written to a temporary directory first and moved into the cache only when complete.
-set -euo pipefail
-
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 # shellcheck source=versions.sh
 source "$ROOT/scripts/versions.sh"
@@ -20,6 +20,7 @@ export GOFLAGS=-mod=mod
 # Berth's own go.sum pins what it builds, so only Pulumi's own modules skip the database.
 export GONOSUMDB=${GONOSUMDB:-github.com/pulumi/pulumi}
 export PULUMI_SKIP_UPDATE_CHECK=true
+export PULUMI_HOME=${PULUMI_HOME:-$BERTH_CACHE/pulumi-home}
 
 log() { printf '[berth install] %s\n' "$*" >&2; }
 die() { printf '[berth install] error: %s\n' "$*" >&2; exit 1; }
@@ -139,10 +140,73 @@ ensure_deps() {
       npm ci --no-audit --no-fund --loglevel=error --prefix "$ROOT"
     echo "$(deps_stamp)-$(node --version)" > "$stamp"
   fi
-  # The dynamic-provider plugin ships inside @pulumi/pulumi; the engine looks for it next to `pulumi`.
-  install -m 0755 "$ROOT/node_modules/@pulumi/pulumi/pulumi-resource-pulumi-nodejs" "$PULUMI_DIR/bin/pulumi-resource-pulumi-nodejs"
   local want; want=$(node -p "require('$ROOT/node_modules/@pulumi/pulumi/package.json').version")
   [ "$want" = "$BERTH_PULUMI_VERSION" ] || die "step 'npm ci': @pulumi/pulumi is $want but scripts/versions.sh builds the CLI at $BERTH_PULUMI_VERSION; keep them equal"
+}
+
+# ---------------------------------------------------------------- 4. Berth's provider plugin
+# The plugin is a tarball: `pulumi-resource-berth` (a small sh wrapper that runs node on the
+# compiled provider), package.json, schema.json, dist/sdk and the production node_modules, so it
+# runs from Pulumi's plugin cache with nothing else around it.
+plugin_version() { node -p "require('$ROOT/package.json').version"; }
+
+plugin_key() {
+  (cat "$ROOT/package.json" "$ROOT/package-lock.json" "$ROOT/scripts/plugin-wrapper.sh"; find "$ROOT/dist/sdk" -name '*.js' -type f | LC_ALL=C sort | xargs cat) | sha256sum | cut -c1-16
+}
+
+# Production dependencies of the plugin, cached by lockfile.
+plugin_deps() (
+  local key dir tmp
+  key=$(cat "$ROOT/package.json" "$ROOT/package-lock.json" | sha256sum | cut -c1-16)
+  dir="$BERTH_CACHE/plugin-deps-$key"
+  if [ ! -d "$dir/node_modules" ]; then
+    tmp=$(fresh_tmp)
+    cp "$ROOT/package.json" "$ROOT/package-lock.json" "$tmp/"
+    (cd "$tmp" && npm ci --omit=dev --ignore-scripts --prefer-offline --no-audit --no-fund --loglevel=error >&2) || { rm -rf "$tmp"; return 1; }
+    rm -rf "$dir"; mkdir -p "$(dirname "$dir")"; mv "$tmp" "$dir"
+  fi
+  printf '%s' "$dir"
+)
+
+build_plugin() (
+  local tmp deps version
+  version=$(plugin_version)
+  deps=$(plugin_deps) || return 1
+  tmp=$(fresh_tmp)
+  trap 'rm -rf "$tmp"' EXIT
+  mkdir -p "$tmp/pkg/dist"
+  cp -r "$ROOT/dist/sdk" "$tmp/pkg/dist/sdk"
+  cp "$ROOT/package.json" "$tmp/pkg/"
+  cp -r "$deps/node_modules" "$tmp/pkg/node_modules"
+  install -m 0755 "$ROOT/scripts/plugin-wrapper.sh" "$tmp/pkg/pulumi-resource-berth"
+  node -e "const p = require('$tmp/pkg/dist/sdk/provider/serve.js').berthProvider(); process.stdout.write(JSON.stringify(JSON.parse(p.schema), null, 2))" > "$tmp/pkg/schema.json"
+  plugin_key > "$tmp/pkg/.berth-key"
+  tar -czf "$tmp/berth-plugin.tgz" -C "$tmp/pkg" .
+  pulumi plugin install resource berth "$version" --file "$tmp/berth-plugin.tgz" --reinstall >&2
+)
+
+# The TypeScript build, skipped when no source changed since the last one.
+build_key() { (cat "$ROOT/tsconfig.json" "$ROOT/package-lock.json"; find "$ROOT/sdk" "$ROOT/test" "$ROOT/examples" "$ROOT/bench" -name '*.ts' -type f | LC_ALL=C sort | xargs cat) | sha256sum | cut -c1-16; }
+
+ensure_build() {
+  local stamp="$ROOT/dist/.berth-build-key" key; key=$(build_key)
+  if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$key" ]; then
+    log "build up to date"
+  else
+    step "build (tsc)" "TypeScript did not compile; see the errors above." npx --no-install tsc -p "$ROOT"
+    echo "$key" > "$stamp"
+  fi
+}
+
+ensure_plugin() {
+  local version dir
+  version=$(plugin_version)
+  dir="$PULUMI_HOME/plugins/resource-berth-v$version"
+  if [ -f "$dir/.berth-key" ] && [ "$(cat "$dir/.berth-key")" = "$(plugin_key)" ]; then
+    log "provider plugin berth v$version installed"
+  else
+    step "provider plugin berth v$version (pulumi plugin install)" "Packing or installing the plugin failed; see the output above." build_plugin
+  fi
 }
 
 main() {
@@ -151,13 +215,15 @@ main() {
   case "$what" in
     node) ensure_node ;;
     pulumi) ensure_node; ensure_pulumi ;;
-    deps|all) ensure_node; ensure_pulumi; ensure_deps ;;
-    *) die "unknown target '$what' (use all, node, pulumi or deps)" ;;
+    deps) ensure_node; ensure_pulumi; ensure_deps ;;
+    plugin|all) ensure_node; ensure_pulumi; ensure_deps; ensure_build; ensure_plugin ;;
+    path) ensure_node >/dev/null 2>&1; printf '%s\n' "$(dirname "$(command -v node)"):$PULUMI_DIR/bin"; return 0 ;;
+    *) die "unknown target '$what' (use all, node, pulumi, deps, plugin or path)" ;;
   esac
   log "toolchain ready in $((SECONDS - t0))s: node $(node --version), pulumi $(command -v pulumi >/dev/null && pulumi version || echo -)"
 }
 
-# When sourced (scripts/env.sh, scripts/test.sh), only define the functions.
 if [ "${BASH_SOURCE[0]}" = "$0" ]; then
+  set -euo pipefail
   main "$@"
 fi

@@ -11,18 +11,11 @@ cd "$ROOT"
 tiers=("$@")
 [ ${#tiers[@]} -gt 0 ] || tiers=(unit component real)
 
-bash "$ROOT/scripts/install.sh" all || { echo "[berth test] installing the toolchain failed (see above)"; echo "0 passed, 1 failed"; exit 1; }
-# shellcheck source=env.sh
-source "$ROOT/scripts/env.sh"
-set +e
-
 t0=$SECONDS
-if ! npx --no-install tsc -p . ; then
-  echo "[berth test] TypeScript build failed"
-  echo "0 passed, 1 failed"
-  exit 1
-fi
-echo "[berth test] built in $((SECONDS - t0))s"
+# Installs the toolchain, builds, installs the provider plugin; then sets PATH and PULUMI_*.
+# shellcheck source=env.sh
+source "$ROOT/scripts/env.sh" || { echo "[berth test] installing the toolchain or building failed (see above)"; echo "0 passed, 1 failed"; exit 1; }
+echo "[berth test] toolchain, build and plugin ready in $((SECONDS - t0))s"
 
 passed=0; failed=0; skipped=0; status=0
 for tier in "${tiers[@]}"; do

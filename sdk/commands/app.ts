@@ -2,7 +2,7 @@
  * What runs on a host for an app container: names, paths, labels and the docker commands of a
  * rollout, as argv (or a script built with shell.ts). Pure: no I/O.
  */
-import { type AppConfig, resolveEnv } from "../config/app";
+import type { AppHostSpec } from "../config/resources";
 import { type Argv, pipe } from "./shell";
 import { argumentize, docker, loggingArgs, optionize } from "./docker";
 
@@ -58,55 +58,41 @@ export function envFileContent(secret: Readonly<Record<string, string>>): string
     .join("");
 }
 
-/** Inputs of `appRunArgv`. */
-export interface AppRunArgs {
-  cfg: AppConfig;
-  /** Role name. */
-  role: string;
-  /** Host as written in the role (`KAMAL_HOST`; picks the host-tag env). */
-  host: string;
-  /** Version in the container name and `KAMAL_VERSION`. */
-  version: string;
-  /** Image reference to run. */
-  image: string;
-  /** Path of the secret env file on the host. @default - `envFilePath(service, destination, role)` */
-  envFile?: string;
-}
+/** What `appRunArgv` needs: the provider's `AppHost` input (the host, its role's container settings). */
+export type AppRunSpec = Pick<AppHostSpec, "host" | "service" | "role" | "destination" | "version" | "image" | "container">;
 
 /**
  * Kamal's `docker run` for an app container, flags in Kamal's order: restart, name, network,
  * KAMAL_* env, clear env, env file, logging, volumes, labels, options, image, cmd. Secret values
- * never appear: they are in the env file.
+ * never appear: they are in the env file (`envFile`, default `envFilePath(service, destination, role)`).
  */
-export function appRunArgv({ cfg, role, host, version, image, envFile }: AppRunArgs): Argv {
-  const r = cfg.roles[role];
-  if (r === undefined) throw new Error(`appRunArgv: no role ${JSON.stringify(role)}`);
-  const name = containerName(cfg.service, role, cfg.destination, version);
-  const env = resolveEnv(cfg, role, host);
+export function appRunArgv(s: AppRunSpec, envFile?: string): Argv {
+  const c = s.container;
+  const name = containerName(s.service, s.role, s.destination, s.version);
   return docker(
     "run",
     "--detach",
     "--restart",
-    r.restartPolicy,
+    c.restartPolicy,
     "--name",
     name,
     "--network",
-    cfg.proxyRun.network,
+    c.network,
     ...argumentize("--env", {
       KAMAL_CONTAINER_NAME: name,
-      KAMAL_VERSION: version,
-      KAMAL_HOST: host,
-      ...(cfg.destination !== "" ? { KAMAL_DESTINATION: cfg.destination } : {}),
+      KAMAL_VERSION: s.version,
+      KAMAL_HOST: s.host,
+      ...(s.destination !== "" ? { KAMAL_DESTINATION: s.destination } : {}),
     }),
-    ...argumentize("--env", env.clear),
+    ...argumentize("--env", c.env),
     "--env-file",
-    envFile ?? envFilePath(cfg.service, cfg.destination, role),
-    ...loggingArgs(r.logging),
-    ...r.volumes.flatMap((v) => ["--volume", v]),
-    ...labels(cfg.service, role, cfg.destination, r.labels),
-    ...optionize(r.options),
-    image,
-    ...r.cmd,
+    envFile ?? envFilePath(s.service, s.destination, s.role),
+    ...loggingArgs(c.logging),
+    ...c.volumes.flatMap((v) => ["--volume", v]),
+    ...labels(s.service, s.role, s.destination, c.labels),
+    ...optionize(c.options),
+    s.image,
+    ...c.cmd,
   );
 }
 
@@ -160,4 +146,16 @@ export function listContainersArgv(
     "--format",
     format,
   );
+}
+
+/** Parses an env file written by `envFileContent` (docker's format: `KEY=value` lines, literal values). */
+export function parseEnvFile(text: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const l of text.split("\n")) {
+    if (l.trim() === "" || l.startsWith("#")) continue;
+    const i = l.indexOf("=");
+    if (i > 0) out[l.slice(0, i)] = l.slice(i + 1);
+    else out[l] = "";
+  }
+  return out;
 }

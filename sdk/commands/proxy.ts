@@ -184,3 +184,30 @@ export function proxyResumeArgv(service: string, container: string = proxyRunDef
 export function proxyListArgv(container: string = proxyRunDefaults.containerName): Argv {
   return proxyExec(container, "list");
 }
+
+/** One route in `kamal-proxy list`. */
+export interface ProxyRoute {
+  service: string;
+  /** Empty: every host (`*`). */
+  hosts: string[];
+  /** Empty: `/`. */
+  pathPrefixes: string[];
+  /** Active targets (`<container id>:<port>`). */
+  targets: string[];
+  state: string;
+  tls: boolean;
+}
+
+/** Parses `kamal-proxy list` (a table with ANSI colours: Service Host Path Target State TLS). */
+export function parseProxyList(text: string): ProxyRoute[] {
+  // eslint-disable-next-line no-control-regex
+  const rows = text.replace(/\u001b\[[0-9;]*m/g, "").split("\n").map((l) => l.trim()).filter((l) => l !== "");
+  const out: ProxyRoute[] = [];
+  for (const row of rows.slice(1)) {
+    const [service, host, path, target, state, tls] = row.split(/\s+/);
+    if (!service || tls === undefined) continue;
+    const list = (v: string, none: string) => (v === none ? [] : v.split(",").filter((x) => x !== ""));
+    out.push({ service, hosts: list(host, "*"), pathPrefixes: list(path, "/"), targets: list(target, ""), state, tls: /^(yes|true)$/i.test(tls) });
+  }
+  return out;
+}

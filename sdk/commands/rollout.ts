@@ -117,3 +117,13 @@ export function chownToContainerUserScript(container: string, paths: string[]): 
 export function runningContainerScript(name: string): string {
   return line([...containerIdArgv(name), "--filter", "status=running"]);
 }
+
+/** Prints `<name>\t<image>` for each running container of the role. */
+export function runningRoleContainersArgv(f: RoleFilter): Argv {
+  return [...listContainersArgv(f, "{{.Names}}\t{{.Image}}"), "--filter", "status=running"];
+}
+
+/** Prints a file (relative to the login user's home); exits 3 when it does not exist. */
+export function readFileScript(path: string): string {
+  return `if [ -f ${quote(path)} ]; then cat ${quote(path)}; else exit 3; fi`;
+}

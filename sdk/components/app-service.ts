@@ -8,11 +8,14 @@
  * primary keeps them on the old version (Kamal's barrier).
  */
 import * as pulumi from "@pulumi/pulumi";
-import { type AppArgs, type AppConfig, bootGroups, isProxied, normalizeApp, resolveEnv } from "../config/app";
-import type { AppHostSecrets, AppHostSpec } from "../provider/app";
+import { type AppArgs, bootGroups, normalizeApp } from "../config/app";
+import { appHostSecrets, appHostSpec, type ProxyRef } from "../config/app-host";
+import { BerthConfigError } from "../config/errors";
+import type { AppHostSpec } from "../config/resources";
+import { placeSecrets } from "../config/secrets";
 import { serviceName } from "../commands/app";
 import { connectionFor } from "./connection";
-import { hasUnresolved, plainWhenKnown, type DeepInput } from "./inputs";
+import { hasUnresolved, plainWhenKnown, secretPaths, type DeepInput } from "./inputs";
 import { Proxy } from "./proxy";
 import { AppHost } from "./resources";
 
@@ -57,56 +60,8 @@ function structure(args: AppServiceArgs): { primary: string; roles: [string, str
   };
 }
 
-/** The kamal-proxy container and docker network the app's containers use. */
-interface ProxyRef {
-  containerName: string;
-  network: string;
-}
-
-function specFor(c: AppConfig, role: string, host: string, via: ProxyRef = c.proxyRun): AppHostSpec {
-  const r = c.roles[role];
-  const env = resolveEnv(c, role, host);
-  const spec: AppHostSpec = {
-    host,
-    service: c.service,
-    role,
-    destination: c.destination,
-    version: c.version,
-    image: c.imageRef,
-    primary: role === c.primaryRole,
-    container: {
-      restartPolicy: r.restartPolicy,
-      cmd: r.cmd,
-      env: env.clear,
-      labels: r.labels,
-      options: r.options,
-      logging: r.logging,
-      volumes: r.volumes,
-      network: via.network,
-    },
-    proxyContainer: via.containerName,
-    deployTimeoutSeconds: c.deployTimeoutSeconds,
-    drainTimeoutSeconds: c.drainTimeoutSeconds,
-    readinessDelaySeconds: c.readinessDelaySeconds,
-    retainContainers: c.retainContainers,
-    maintenance: c.maintenance,
-  };
-  if (r.stopTimeoutSeconds !== undefined) spec.container.stopTimeoutSeconds = r.stopTimeoutSeconds;
-  if (isProxied(r)) {
-    const { certificate, ...rest } = r.proxy;
-    spec.proxy = { ...rest, customCertificate: certificate !== undefined };
-  }
-  if (c.registry) spec.registry = { server: c.registry.server, username: c.registry.username };
-  return spec;
-}
-
-function secretsFor(c: AppConfig, role: string, host: string): AppHostSecrets {
-  const s: AppHostSecrets = { env: resolveEnv(c, role, host).secret };
-  if (c.registry?.password !== undefined) s.registryPassword = c.registry.password;
-  const cert = c.roles[role].proxy?.certificate;
-  if (cert) s.certificate = { certificatePem: cert.certificatePem, privateKeyPem: cert.privateKeyPem };
-  return s;
-}
+/** A stand-in image while the real one may still be unknown (a new build at preview): see `AppService`. */
+const PLACEHOLDER_IMAGE = "berth.invalid/placeholder:placeholder";
 
 export class AppService extends pulumi.ComponentResource {
   /** The per-host resources by role (an escape hatch: `dependsOn`, transforms). */
@@ -122,14 +77,26 @@ export class AppService extends pulumi.ComponentResource {
 
   constructor(name: string, args: AppServiceArgs, opts: pulumi.ComponentResourceOptions = {}) {
     super(APP_SERVICE_TYPE, name, {}, opts);
-    const { kamalProxy, ...rest } = args;
+    const { kamalProxy, image, version, ...rest } = args;
     this.destination = args.destination ?? pulumi.getStack();
     const input = { ...rest, destination: this.destination };
 
     // Validate now when every value is known; otherwise when the Outputs resolve (still at preview).
-    plainWhenKnown(input, (plain) => normalizeApp(plain as unknown as AppArgs));
-    const cfg = pulumi.unsecret(pulumi.output(input)).apply((a) => normalizeApp(a as unknown as AppArgs));
-    this.version = cfg.apply((c) => c.version);
+    plainWhenKnown({ ...input, image, version }, (plain) => normalizeApp(plain as unknown as AppArgs));
+    // A secret anywhere stays a secret: clear env values move to the env file, other fields refuse it.
+    const placed = pulumi.all([pulumi.unsecret(pulumi.output(input)), pulumi.output(secretPaths(input))]).apply(([a, paths]) => {
+      const r = placeSecrets(a as object, paths);
+      if (r.problems.length > 0) throw new BerthConfigError("AppService", r.problems);
+      return r.args;
+    });
+    // Everything but the image and version is normalized without them, so a new build (its digest
+    // unknown at preview) leaves only `image` and `version` unknown in each host's preview.
+    const cfg = placed.apply((a) => normalizeApp({ ...(a as object), image: PLACEHOLDER_IMAGE } as unknown as AppArgs));
+    const release = pulumi.all([placed, pulumi.unsecret(pulumi.output(image)), pulumi.unsecret(pulumi.output(version)), cfg]).apply(([a, img, ver]) => {
+      const c = normalizeApp({ ...(a as object), image: img, version: ver } as unknown as AppArgs);
+      return { image: c.imageRef, version: c.version };
+    });
+    this.version = release.apply((r) => r.version);
 
     const { primary, roles } = structure(args);
     this.serviceNames = Object.fromEntries(roles.map(([role]) => [role, serviceName(args.service, role, this.destination)]));
@@ -157,9 +124,11 @@ export class AppService extends pulumi.ComponentResource {
             new AppHost(
               `${name}-${role}-${host}`,
               {
+                ...specFields(pulumi.all([cfg, via]).apply(([c, v]) => appHostSpec(c, role, host, v ?? c.proxyRun))),
+                version: release.apply((r) => r.version),
+                image: release.apply((r) => r.image),
                 connection: pulumi.secret(cfg.apply((c) => connectionFor(c.ssh, host))),
-                spec: pulumi.all([cfg, via]).apply(([c, v]) => specFor(c, role, host, v ?? c.proxyRun)),
-                secrets: pulumi.secret(cfg.apply((c) => secretsFor(c, role, host))),
+                secrets: pulumi.secret(cfg.apply((c) => appHostSecrets(c, role, host))),
                 delayBeforeSeconds: g === 0 ? 0 : cfg.apply((c) => c.boot.waitSeconds),
               },
               {
@@ -176,6 +145,28 @@ export class AppService extends pulumi.ComponentResource {
     }
     this.registerOutputs({ destination: this.destination, serviceNames: this.serviceNames, version: this.version });
   }
+}
+
+/** Each field of the spec as its own Output, so one unknown field leaves the others known. */
+function specFields(spec: pulumi.Output<AppHostSpec>) {
+  const f = <K extends keyof AppHostSpec>(k: K) => spec.apply((s) => s[k]);
+  return {
+    host: f("host"),
+    service: f("service"),
+    role: f("role"),
+    destination: f("destination"),
+    primary: f("primary"),
+    container: f("container"),
+    proxy: f("proxy"),
+    proxyContainer: f("proxyContainer"),
+    deployTimeoutSeconds: f("deployTimeoutSeconds"),
+    drainTimeoutSeconds: f("drainTimeoutSeconds"),
+    readinessDelaySeconds: f("readinessDelaySeconds"),
+    retainContainers: f("retainContainers"),
+    maintenance: f("maintenance"),
+    registry: f("registry"),
+    secretEnvNames: f("secretEnvNames"),
+  };
 }
 
 function allHosts(roles: [string, string[]][]): string[] {

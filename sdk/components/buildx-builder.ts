@@ -8,8 +8,8 @@
 import * as pulumi from "@pulumi/pulumi";
 import { type BuilderArgs, type BuilderConfig, type BuildkitdConfigArgs, normalizeBuildkitdConfig, normalizeBuilder } from "../config/builder";
 import { renderBuildkitdToml } from "../commands/buildx";
-import { providerFor } from "../provider/dynamic";
-import type { BuilderInputs, BuilderNodeSpec } from "../provider/buildx";
+import type { BuilderNodeSpec } from "../config/resources";
+import { BuildxBuilderResource } from "./resources";
 import { plainWhenKnown, type DeepInput } from "./inputs";
 
 /** The Pulumi type token of the BuildxBuilder component. */
@@ -25,17 +25,6 @@ export type BuildxBuilderArgs = Omit<{ [K in keyof BuilderArgs]: Inputs<BuilderA
    */
   name?: string;
 };
-
-type ResourceInputs = { [K in keyof BuilderInputs]: pulumi.Input<BuilderInputs[K]> };
-
-/** The builder itself (`pulumi-nodejs:dynamic/berth:BuildxBuilder`). */
-export class BuildxBuilderResource extends pulumi.dynamic.Resource {
-  declare readonly name: pulumi.Output<string>;
-  declare readonly nodes: pulumi.Output<BuilderNodeSpec[]>;
-  constructor(name: string, args: ResourceInputs, opts: pulumi.CustomResourceOptions = {}) {
-    super(providerFor("buildxBuilder"), name, args, { ...opts, additionalSecretOutputs: ["secrets", ...(opts.additionalSecretOutputs ?? [])] }, "berth", "BuildxBuilder");
-  }
-}
 
 /** What a node shows in state and previews: its settings without TLS material. */
 function specOf(n: BuilderConfig["nodes"][number]): BuilderNodeSpec {

@@ -2,11 +2,12 @@
  * `Command`: run a shell command on create, update and destroy, on this machine or on a host over
  * SSH. The escape hatch for anything Berth's typed components do not cover (the equivalent of a
  * Kamal hook), and Berth's replacement for @pulumi/command (whose provider plugin cannot be built
- * from the registries Berth installs from; see docs/toolchain.md).
+ * from the registries Berth installs from; see docs/toolchain.md). A custom resource of Berth's
+ * provider: `stdout`/`stderr` are secret whenever an input is.
  */
 import * as pulumi from "@pulumi/pulumi";
-import { providerFor } from "../provider/dynamic";
 import type { Connection } from "../provider/ssh";
+import { CommandResource } from "./resources";
 
 export interface CommandArgs {
   /** Where to run: omit for this machine; an SSH connection for a host. */
@@ -34,23 +35,10 @@ export interface CommandArgs {
   triggers?: pulumi.Input<unknown[]>;
 }
 
-/** The Pulumi type token of Berth's dynamic Command resource (`pulumi-nodejs:dynamic/berth:Command`). */
-export const COMMAND_TYPE = "Command";
-
-export class Command extends pulumi.dynamic.Resource {
-  /** Standard output of the last run. */
-  declare readonly stdout: pulumi.Output<string>;
-  /** Standard error of the last run. */
-  declare readonly stderr: pulumi.Output<string>;
-
+/** `berth:index:Command`, served by Berth's provider plugin. */
+export class Command extends CommandResource {
   constructor(name: string, args: CommandArgs, opts: pulumi.CustomResourceOptions = {}) {
-    super(
-      providerFor("command"),
-      name,
-      { ...args, stdout: undefined, stderr: undefined },
-      { ...opts, additionalSecretOutputs: ["connection", "stdin", ...(opts.additionalSecretOutputs ?? [])] },
-      "berth",
-      COMMAND_TYPE,
-    );
+    // `environment` may hold Outputs per value; the resource takes the resolved map.
+    super(name, { ...args, environment: args.environment === undefined ? undefined : (pulumi.output(args.environment) as pulumi.Output<Record<string, string>>) }, opts);
   }
 }

@@ -4,15 +4,13 @@
  * previews no change and runs no build. The build exports where the next step needs the image
  * (push, load, OCI) and outputs the pushed digest, which `AppService` deploys by digest.
  */
-import { createHash } from "node:crypto";
-import * as fs from "node:fs";
 import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
-import { BerthConfigError, show } from "../config/errors";
-import { type ImageArgs as PlainImageArgs, dockerignoreMatcher, normalizeImage } from "../config/image";
-import { providerFor } from "../provider/dynamic";
-import type { ImageInputs, ImageOutputs } from "../provider/buildx";
+import { BerthConfigError } from "../config/errors";
+import { type ImageArgs as PlainImageArgs, normalizeImage } from "../config/image";
 import { BuildxBuilder } from "./buildx-builder";
+import { hashContext } from "./context-hash";
+import { ImageBuild } from "./resources";
 import { plainWhenKnown, type DeepInput } from "./inputs";
 
 /** The Pulumi type token of the Image component. */
@@ -50,68 +48,6 @@ export type ImageArgs = Omit<{ [K in keyof PlainImageArgs]: Inputs<PlainImageArg
   destination?: string;
 };
 
-type ResourceInputs = { [K in keyof ImageInputs]: pulumi.Input<ImageInputs[K]> };
-
-/** The build (`pulumi-nodejs:dynamic/berth:Image`). */
-export class ImageBuild extends pulumi.dynamic.Resource {
-  declare readonly digest: pulumi.Output<string>;
-  declare readonly ref: pulumi.Output<string>;
-  declare readonly contextHash: pulumi.Output<string>;
-  constructor(name: string, args: ResourceInputs, opts: pulumi.CustomResourceOptions = {}) {
-    super(
-      providerFor("image"),
-      name,
-      { ...args, digest: undefined, ref: undefined } as ResourceInputs & Partial<ImageOutputs>,
-      { ...opts, additionalSecretOutputs: ["secrets", ...(opts.additionalSecretOutputs ?? [])] },
-      "berth",
-      "Image",
-    );
-  }
-}
-
-/** The ignore file buildx uses: `<Dockerfile>.dockerignore` if present, else `<context>/.dockerignore`. */
-function ignoreFile(context: string, dockerfile: string): string | undefined {
-  for (const f of [`${dockerfile}.dockerignore`, path.join(context, ".dockerignore")]) if (fs.existsSync(f)) return f;
-  return undefined;
-}
-
-/**
- * sha256 over the context as BuildKit receives it: every file, directory and symlink not excluded
- * by the ignore file (path, type, executable bit, content), then the Dockerfile's content.
- */
-export function hashContext(context: string, dockerfile: string): string {
-  const problems = [];
-  if (!fs.existsSync(context) || !fs.statSync(context).isDirectory()) problems.push({ path: "context", message: `must be a directory; got ${show(context)}, which ${fs.existsSync(context) ? "is not a directory" : "does not exist"}. Paths are relative to the program's directory.` });
-  if (!fs.existsSync(dockerfile) || !fs.statSync(dockerfile).isFile()) problems.push({ path: "dockerfile", message: `must be a file; got ${show(dockerfile)}, which does not exist. Set \`dockerfile\`, or add a Dockerfile to the context.` });
-  if (problems.length) throw new BerthConfigError("Image", problems);
-  const ignore = ignoreFile(context, dockerfile);
-  const excluded = dockerignoreMatcher(ignore ? fs.readFileSync(ignore, "utf8") : "");
-  const h = createHash("sha256");
-  const walk = (dir: string, rel: string) => {
-    const entries = fs.readdirSync(dir, { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-    for (const e of entries) {
-      const r = rel ? `${rel}/${e.name}` : e.name;
-      const full = path.join(dir, e.name);
-      const out = excluded(r);
-      if (e.isDirectory()) {
-        if (!out) h.update(`d\0${r}\0`);
-        // An excluded directory may still hold re-included (`!`) files.
-        if (!out || excluded.hasExceptions) walk(full, r);
-      } else if (out) {
-        continue;
-      } else if (e.isSymbolicLink()) {
-        h.update(`l\0${r}\0${fs.readlinkSync(full)}\0`);
-      } else if (e.isFile()) {
-        const mode = fs.statSync(full).mode & 0o111 ? "x" : "-";
-        h.update(`f\0${r}\0${mode}\0${createHash("sha256").update(fs.readFileSync(full)).digest("hex")}\0`);
-      }
-    }
-  };
-  walk(context, "");
-  h.update(`dockerfile\0${createHash("sha256").update(fs.readFileSync(dockerfile)).digest("hex")}`);
-  return `sha256:${h.digest("hex")}`;
-}
-
 export class Image extends pulumi.ComponentResource {
   /** The build resource (an escape hatch: `dependsOn`, transforms). */
   readonly resource: ImageBuild;
@@ -127,13 +63,15 @@ export class Image extends pulumi.ComponentResource {
   constructor(name: string, args: ImageArgs, opts: pulumi.ComponentResourceOptions = {}) {
     super(IMAGE_TYPE, name, {}, opts);
     const { builder, useBuilderProxy, context, dockerfile, ...rest } = args;
-    const contextDir = path.resolve(context);
-    const dockerfilePath = dockerfile !== undefined ? path.resolve(dockerfile) : path.join(contextDir, "Dockerfile");
+    // Recorded as written, relative to the project directory (where the program and the provider
+    // run), so the same program previews the same from any checkout.
+    const projectDir = process.cwd();
+    const hashed = hashContext(projectDir, context, dockerfile);
     const builderName = builder instanceof BuildxBuilder ? builder.builderName : builder;
-    const input = { ...rest, context: contextDir, dockerfile: dockerfilePath, builder: builderName, destination: args.destination ?? pulumi.getStack() };
+    const input = { ...rest, context: path.resolve(projectDir, hashed.context), dockerfile: path.resolve(projectDir, hashed.dockerfile), builder: builderName, destination: args.destination ?? pulumi.getStack() };
 
     plainWhenKnown(input, (plain) => normalizeImage(plain as unknown as PlainImageArgs));
-    this.contextHash = hashContext(contextDir, dockerfilePath);
+    this.contextHash = hashed.hash;
 
     // Build args are not secrets (argv, image history): refuse a secret one rather than leak it.
     const argsAreSecret = pulumi.output((pulumi.output(args.buildArgs ?? {}) as unknown as { isSecret: Promise<boolean> }).isSecret);
@@ -148,8 +86,8 @@ export class Image extends pulumi.ComponentResource {
     this.resource = new ImageBuild(
       `${name}-build`,
       {
-        context: contextDir,
-        dockerfile: dockerfilePath,
+        context: hashed.context,
+        dockerfile: hashed.dockerfile,
         contextHash: this.contextHash,
         target: cfg.apply((c) => c.target as string),
         buildArgs: cfg.apply((c) => c.buildArgs),

@@ -17,14 +17,6 @@ export function plainWhenKnown<T>(args: T, validate: (plain: T) => unknown): voi
   if (!hasUnresolved(args)) validate(args);
 }
 
-/** True when any Output in `value` (deeply) is secret. */
-export async function anySecret(value: unknown): Promise<boolean> {
-  if (pulumi.Output.isInstance(value)) return (await (value as any).isSecret) as boolean;
-  if (Array.isArray(value)) return (await Promise.all(value.map(anySecret))).some(Boolean);
-  if (value !== null && typeof value === "object") return (await Promise.all(Object.values(value).map(anySecret))).some(Boolean);
-  return false;
-}
-
 /** A component arg whose every field may be an Output (a secret from config, a digest from an `Image`). */
 export type DeepInput<T> = T extends string | number | boolean
   ? pulumi.Input<T>
@@ -33,3 +25,17 @@ export type DeepInput<T> = T extends string | number | boolean
     : T extends object
       ? pulumi.Input<{ [K in keyof T]: DeepInput<T[K]> }>
       : T;
+
+/** The paths (key lists) of every secret Output in `value`, found without waiting for unknowns. */
+export async function secretPaths(value: unknown, prefix: string[] = []): Promise<string[][]> {
+  if (pulumi.Output.isInstance(value)) {
+    if ((await (value as unknown as { isSecret: Promise<boolean> }).isSecret) === true) return [prefix];
+    return [];
+  }
+  if (value instanceof Promise) return secretPaths(await value, prefix);
+  if (Array.isArray(value)) return (await Promise.all(value.map((v, i) => secretPaths(v, [...prefix, String(i)])))).flat();
+  if (value !== null && typeof value === "object") {
+    return (await Promise.all(Object.entries(value).map(([k, v]) => secretPaths(v, [...prefix, k])))).flat();
+  }
+  return [];
+}

@@ -1,25 +1,67 @@
 /**
- * Berth's dynamic resources. Their provider code is in sdk/provider; components create them.
+ * Berth's provider resources as the program sees them: `pulumi.CustomResource`s of the `berth`
+ * package, served by the `pulumi-resource-berth` plugin (sdk/provider). Their inputs are the types
+ * of config/resources.ts; components create them.
  */
 import * as pulumi from "@pulumi/pulumi";
-import { providerFor } from "../provider/dynamic";
-import type { AppHostInputs } from "../provider/app";
-import type { ProxyHostInputs } from "../provider/proxy";
+import type { AppHostInputs, BuildxBuilderInputs, CommandInputs, ImageInputs, ProxyHostInputs } from "../config/resources";
+import { BERTH_VERSION } from "../version";
 
-type Inputs<T> = { [K in keyof T]: pulumi.Input<T[K]> };
+/** Each input may be an Output. */
+export type ResourceInputs<T> = { [K in keyof T]: pulumi.Input<T[K]> };
 
-/** One role of an AppService on one host (`pulumi-nodejs:dynamic/berth:AppHost`). */
-export class AppHost extends pulumi.dynamic.Resource {
-  declare readonly spec: pulumi.Output<AppHostInputs["spec"]>;
-  constructor(name: string, args: Inputs<AppHostInputs>, opts: pulumi.CustomResourceOptions = {}) {
-    super(providerFor("appHost"), name, args, { ...opts, additionalSecretOutputs: ["connection", "secrets"] }, "berth", "AppHost");
+/** Options every Berth resource gets: the plugin's version, and its always-secret outputs. */
+function options(opts: pulumi.CustomResourceOptions, secret: string[]): pulumi.CustomResourceOptions {
+  return { version: BERTH_VERSION, ...opts, additionalSecretOutputs: [...secret, ...(opts.additionalSecretOutputs ?? [])] };
+}
+
+export const APP_HOST_TOKEN = "berth:index:AppHost";
+export const PROXY_HOST_TOKEN = "berth:index:ProxyHost";
+export const COMMAND_TOKEN = "berth:index:Command";
+export const BUILDX_BUILDER_TOKEN = "berth:index:BuildxBuilder";
+export const IMAGE_TOKEN = "berth:index:Image";
+
+/** One role of an AppService on one host (`berth:index:AppHost`). */
+export class AppHost extends pulumi.CustomResource {
+  declare readonly host: pulumi.Output<string>;
+  declare readonly version: pulumi.Output<string>;
+  declare readonly image: pulumi.Output<string>;
+  constructor(name: string, args: ResourceInputs<AppHostInputs>, opts: pulumi.CustomResourceOptions = {}) {
+    super(APP_HOST_TOKEN, name, args, options(opts, ["connection", "secrets"]));
   }
 }
 
-/** kamal-proxy on one host (`pulumi-nodejs:dynamic/berth:ProxyHost`). */
-export class ProxyHost extends pulumi.dynamic.Resource {
+/** kamal-proxy on one host (`berth:index:ProxyHost`). */
+export class ProxyHost extends pulumi.CustomResource {
   declare readonly host: pulumi.Output<string>;
-  constructor(name: string, args: Inputs<ProxyHostInputs>, opts: pulumi.CustomResourceOptions = {}) {
-    super(providerFor("proxyHost"), name, args, { ...opts, additionalSecretOutputs: ["connection"] }, "berth", "ProxyHost");
+  constructor(name: string, args: ResourceInputs<ProxyHostInputs>, opts: pulumi.CustomResourceOptions = {}) {
+    super(PROXY_HOST_TOKEN, name, args, options(opts, ["connection"]));
+  }
+}
+
+/** A shell command (`berth:index:Command`). */
+export class CommandResource extends pulumi.CustomResource {
+  declare readonly stdout: pulumi.Output<string>;
+  declare readonly stderr: pulumi.Output<string>;
+  constructor(name: string, args: ResourceInputs<CommandInputs>, opts: pulumi.CustomResourceOptions = {}) {
+    super(COMMAND_TOKEN, name, { ...args, stdout: undefined, stderr: undefined }, options(opts, ["connection", "stdin"]));
+  }
+}
+
+/** A buildx builder (`berth:index:BuildxBuilder`). */
+export class BuildxBuilderResource extends pulumi.CustomResource {
+  declare readonly name: pulumi.Output<string>;
+  constructor(name: string, args: ResourceInputs<BuildxBuilderInputs>, opts: pulumi.CustomResourceOptions = {}) {
+    super(BUILDX_BUILDER_TOKEN, name, args, options(opts, ["secrets"]));
+  }
+}
+
+/** A build (`berth:index:Image`). */
+export class ImageBuild extends pulumi.CustomResource {
+  declare readonly digest: pulumi.Output<string>;
+  declare readonly ref: pulumi.Output<string>;
+  declare readonly contextHash: pulumi.Output<string>;
+  constructor(name: string, args: ResourceInputs<ImageInputs>, opts: pulumi.CustomResourceOptions = {}) {
+    super(IMAGE_TOKEN, name, { ...args, digest: undefined, ref: undefined }, options(opts, ["secrets"]));
   }
 }

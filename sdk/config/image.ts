@@ -333,65 +333,449 @@ export function normalizeImage(input: ImageArgs, component = "Image", prefix = "
 
 // ---------------------------------------------------------------------------------------------
 // .dockerignore
+//
+// Docker's rules, applied in the steps BuildKit and buildx apply them (moby/patternmatcher):
+// reading the file (`ignorefile.ReadAll`), compiling each pattern (`patternmatcher.New` and
+// `Pattern.compile`), and matching a path (`MatchesOrParentMatches`). Each step below says which.
 
-/** One `.dockerignore` rule. */
-interface IgnoreRule {
-  re: RegExp;
-  exclude: boolean;
+/** A `.dockerignore` matcher: `(relativePath) => excluded`. */
+export type DockerignoreMatcher = ((relative: string) => boolean) & {
+  /** The file has `!` exceptions: a walker must look inside excluded directories for re-included paths. */
+  hasExceptions: boolean;
+};
+
+/** Go's `unicode.IsSpace`, what `strings.TrimSpace` trims (JavaScript's `trim` also trims U+FEFF and not U+0085). */
+const GO_SPACE = "[\\t\\n\\v\\f\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]+";
+const GO_TRIM = new RegExp(`^${GO_SPACE}|${GO_SPACE}$`, "g");
+const trimSpace = (s: string): string => s.replace(GO_TRIM, "");
+
+/**
+ * Go's `filepath.Clean` for `/`-separated paths: one `/` between names, no `.` names, a `..` removes
+ * the name before it (and is dropped right after a leading `/`), no trailing `/`, `.` when empty.
+ */
+function cleanPath(p: string): string {
+  const rooted = p.startsWith("/");
+  const names: string[] = [];
+  for (const name of p.split("/")) {
+    if (name === "" || name === ".") continue;
+    if (name !== "..") names.push(name);
+    else if (names.length > 0 && names[names.length - 1] !== "..") names.pop();
+    else if (!rooted) names.push("..");
+  }
+  const joined = names.join("/");
+  return rooted ? `/${joined}` : joined || ".";
 }
 
-function patternToRegExp(pattern: string): RegExp {
-  let re = "";
-  for (let i = 0; i < pattern.length; i++) {
-    const c = pattern[i];
-    if (c === "*") {
-      if (pattern[i + 1] === "*") {
-        i++;
-        if (pattern[i + 1] === "/") {
-          i++;
-          re += "(?:.*/)?";
-        } else re += ".*";
-      } else re += "[^/]*";
-    } else if (c === "?") re += "[^/]";
-    else if (c === "\\" && i + 1 < pattern.length) re += `\\${pattern[++i]}`;
-    else re += /[.+^${}()|[\]]/.test(c) ? `\\${c}` : c;
-  }
-  return new RegExp(`^${re}$`);
+/** One pattern line of an ignore file. */
+interface IgnoreLine {
+  /** 1-based line number. */
+  line: number;
+  /** The line as written, trimmed (for messages). */
+  text: string;
+  /** The pattern as `ignorefile.ReadAll` returns it: `!` first for an exception. */
+  pattern: string;
 }
 
 /**
- * A `.dockerignore` matcher with Docker's rules: patterns are relative to the context (a leading
- * `/` is dropped), `*` and `?` stay within one path segment, `**` spans segments, `!` re-includes,
- * the last matching rule wins, and a pattern matching a directory matches everything under it.
- * Returns `(relativePath) => excluded`; `hasExceptions` tells a walker to look inside excluded directories.
+ * `ignorefile.ReadAll`: a UTF-8 BOM is dropped from the first line; a line that starts with `#` (in
+ * its first column) is a comment; the rest is trimmed and blank lines are skipped; after an optional
+ * `!` (and spaces) the pattern is cleaned like `filepath.Clean` and one leading `/` is dropped.
  */
-export function dockerignoreMatcher(content: string): ((relative: string) => boolean) & { hasExceptions: boolean } {
-  const rules: IgnoreRule[] = [];
-  for (const raw of content.split(/\r?\n/)) {
-    let line = raw.trim();
-    if (!line || line.startsWith("#")) continue;
-    let exclude = true;
-    if (line.startsWith("!")) {
-      exclude = false;
-      line = line.slice(1).trim();
+function readIgnoreFile(content: string): IgnoreLine[] {
+  const out: IgnoreLine[] = [];
+  content.split("\n").forEach((raw, i) => {
+    let line = raw.endsWith("\r") ? raw.slice(0, -1) : raw;
+    if (i === 0 && line.startsWith("\uFEFF")) line = line.slice(1);
+    if (line.startsWith("#")) return;
+    let pattern = trimSpace(line);
+    if (pattern === "") return;
+    const text = pattern;
+    const exception = pattern.startsWith("!");
+    if (exception) pattern = trimSpace(pattern.slice(1));
+    if (pattern !== "") {
+      pattern = cleanPath(pattern);
+      if (pattern.length > 1 && pattern.startsWith("/")) pattern = pattern.slice(1);
     }
-    line = path.posix.normalize(line.replace(/^\/+/, "")).replace(/\/+$/, "");
-    if (!line || line === ".") continue;
-    rules.push({ re: patternToRegExp(line), exclude });
+    out.push({ line: i + 1, text, pattern: exception ? `!${pattern}` : pattern });
+  });
+  return out;
+}
+
+/** A `.dockerignore` pattern that Docker refuses (the build fails), or that Berth cannot read as Docker does. */
+export class DockerignoreError extends Error {
+  constructor(
+    /** 1-based line of the ignore file. */
+    readonly line: number,
+    /** The line as written (trimmed). */
+    readonly text: string,
+    reason: string,
+  ) {
+    super(`line ${line}: ${show(text)} ${reason}.`);
+    this.name = "DockerignoreError";
   }
-  const match = (relative: string) => {
-    const parts = relative.split("/");
-    let excluded = false;
-    for (const rule of rules) {
-      // The path itself or any of its parent directories.
-      for (let n = parts.length; n >= 1; n--) {
-        if (rule.re.test(parts.slice(0, n).join("/"))) {
-          excluded = rule.exclude;
-          break;
+}
+
+/** A pattern split like Go's `scanChunk`: leading `*`s, then up to the next `*` outside `[...]`. */
+function scanChunk(p: string[]): { star: boolean; chunk: string[]; rest: string[] } {
+  let i = 0;
+  while (p[i] === "*") i++;
+  const body = p.slice(i);
+  let inClass = false;
+  for (let j = 0; j < body.length; j++) {
+    if (body[j] === "\\") {
+      if (j + 1 < body.length) j++;
+    } else if (body[j] === "[") inClass = true;
+    else if (body[j] === "]") inClass = false;
+    else if (body[j] === "*" && !inClass) return { star: i > 0, chunk: body.slice(0, j), rest: body.slice(j) };
+  }
+  return { star: i > 0, chunk: body, rest: [] };
+}
+
+/**
+ * Go's `matchChunk`: the rest of `s` after `chunk` matched its start, `false`, or `"bad"` for a
+ * syntax error. The whole chunk is checked even after a mismatch: `\` must escape a character;
+ * a class `[…]` is an optional `^`, one or more members (a character, `\`-escaped character or
+ * range `lo-hi`, none starting with an unescaped `-` or `]`) and `]`.
+ */
+function matchChunk(chunk: string[], s: string[]): string[] | false | "bad" {
+  let c = 0;
+  let k = 0;
+  let failed = false;
+  const member = (): number | undefined => {
+    if (c >= chunk.length || chunk[c] === "-" || chunk[c] === "]") return undefined;
+    if (chunk[c] === "\\" && ++c >= chunk.length) return undefined;
+    const r = chunk[c++].codePointAt(0)!;
+    return c < chunk.length ? r : undefined;
+  };
+  while (c < chunk.length) {
+    failed ||= k >= s.length;
+    if (chunk[c] === "[") {
+      const r = failed ? -1 : s[k++].codePointAt(0)!;
+      const negated = chunk[++c] === "^";
+      if (negated) c++;
+      let match = false;
+      for (let n = 0; !(chunk[c] === "]" && n > 0); n++) {
+        const lo = member();
+        const hi = lo !== undefined && chunk[c] === "-" ? (c++, member()) : lo;
+        if (lo === undefined || hi === undefined) return "bad";
+        match ||= lo <= r && r <= hi;
+      }
+      c++;
+      failed ||= match === negated;
+    } else if (chunk[c] === "?") {
+      if (!failed) failed = s[k++] === "/";
+      c++;
+    } else {
+      if (chunk[c] === "\\" && ++c >= chunk.length) return "bad";
+      if (!failed) failed = chunk[c] !== s[k++];
+      c++;
+    }
+  }
+  return failed ? false : s.slice(k);
+}
+
+/**
+ * Whether Go's `filepath.Match(pattern, name)` fails with `ErrBadPattern`. Docker calls it with
+ * `"."` to check each pattern, and it checks only as far as matching goes: `[a` is refused, `a*[`
+ * is not (its regexp then fails at the first match).
+ */
+function goMatchRefuses(pattern: string, name: string): boolean {
+  let p = Array.from(pattern);
+  let rest = Array.from(name);
+  next: while (p.length > 0) {
+    const scan = scanChunk(p);
+    p = scan.rest;
+    if (scan.star && scan.chunk.length === 0) return false;
+    const t = matchChunk(scan.chunk, rest);
+    if (t === "bad") return true;
+    if (t !== false && (t.length === 0 || p.length > 0)) {
+      rest = t;
+      continue;
+    }
+    for (let i = 0; scan.star && i < rest.length && rest[i] !== "/"; i++) {
+      const u = matchChunk(scan.chunk, rest.slice(i + 1));
+      if (u === "bad") return true;
+      if (u !== false && !(p.length === 0 && u.length > 0)) {
+        rest = u;
+        continue next;
+      }
+    }
+    return false;
+  }
+  return false;
+}
+
+type Range = [number, number];
+const DIGIT: Range[] = [[0x30, 0x39]];
+const WORD: Range[] = [[0x30, 0x39], [0x41, 0x5a], [0x5f, 0x5f], [0x61, 0x7a]];
+/** Go regexp's `[[:name:]]` classes (ASCII). */
+const POSIX_CLASSES: Record<string, Range[]> = {
+  alnum: [[0x30, 0x39], [0x41, 0x5a], [0x61, 0x7a]],
+  alpha: [[0x41, 0x5a], [0x61, 0x7a]],
+  ascii: [[0x00, 0x7f]],
+  blank: [[0x09, 0x09], [0x20, 0x20]],
+  cntrl: [[0x00, 0x1f], [0x7f, 0x7f]],
+  digit: DIGIT,
+  graph: [[0x21, 0x7e]],
+  lower: [[0x61, 0x7a]],
+  print: [[0x20, 0x7e]],
+  punct: [[0x21, 0x2f], [0x3a, 0x40], [0x5b, 0x60], [0x7b, 0x7e]],
+  space: [[0x09, 0x0d], [0x20, 0x20]],
+  upper: [[0x41, 0x5a]],
+  word: WORD,
+  xdigit: [[0x30, 0x39], [0x41, 0x46], [0x61, 0x66]],
+};
+/** Go regexp's `\d`, `\s`, `\w` (ASCII; the capital letter is the complement). */
+const PERL_CLASSES: Record<string, Range[]> = { d: DIGIT, s: [[0x09, 0x0a], [0x0c, 0x0d], [0x20, 0x20]], w: WORD };
+/** Go regexp's C escapes. */
+const C_ESCAPES: Record<string, number> = { a: 0x07, f: 0x0c, n: 0x0a, r: 0x0d, t: 0x09, v: 0x0b };
+/** Go regexp's one-letter Unicode classes `\pL` as JavaScript class members (Go's `C` has no unassigned code points). */
+const UNICODE_CLASSES: Record<string, string> = { L: "\\p{L}", M: "\\p{M}", N: "\\p{N}", P: "\\p{P}", S: "\\p{S}", Z: "\\p{Z}", C: "\\p{Cc}\\p{Cf}\\p{Co}\\p{Cs}" };
+const own = <T>(table: Record<string, T>, key: string): T | undefined => (Object.hasOwn(table, key) ? table[key] : undefined);
+
+function complement(ranges: Range[]): Range[] {
+  const out: Range[] = [];
+  let next = 0;
+  for (const [lo, hi] of [...ranges].sort((a, b) => a[0] - b[0])) {
+    if (lo > next) out.push([next, lo - 1]);
+    next = Math.max(next, hi + 1);
+  }
+  if (next <= 0x10ffff) out.push([next, 0x10ffff]);
+  return out;
+}
+
+const codePoint = (n: number): string => `\\u{${n.toString(16)}}`;
+const members = (ranges: Range[]): string => ranges.map(([lo, hi]) => (lo === hi ? codePoint(lo) : `${codePoint(lo)}-${codePoint(hi)}`)).join("");
+const isOctal = (c: string | undefined): boolean => c !== undefined && c >= "0" && c <= "7";
+
+/** What a `\` escape of Go regexp stands for. */
+type Escape = { char: number } | { members: string; negated?: boolean } | { assertion: string };
+
+/**
+ * Translates the Go regexp that Docker compiles a pattern to into an equivalent JavaScript one
+ * (flag `u`), following Go's regexp/syntax with Perl flags for what Docker's compile can emit:
+ * literals, `\`-escapes (punctuation, `\d\s\w`, `\pL`, C, octal and hex escapes, `\A \z \b \B`,
+ * `\Q…\E`), classes (with `[:name:]`), `.`, `(…)?`, `*`, `^`, `$`. Throws the reason Go refuses
+ * it, or that Berth does not model it (`\PC` inside a class).
+ */
+function goRegexToJs(re: string): string {
+  const cs = Array.from(re);
+  let k = 0;
+  // The escape after a `\` at cs[k - 1].
+  const escape = (inClass: boolean): Escape => {
+    const c = cs[k++];
+    if (c === undefined) throw new Error("ends with a lone `\\`");
+    const refused = () => new Error(`has \`\\${c}\`, which Docker reads as a regular-expression escape and refuses. Remove the \`\\\``);
+    if (c.codePointAt(0)! < 0x80 && !/[A-Za-z0-9]/.test(c)) return { char: c.codePointAt(0)! };
+    const perl = own(PERL_CLASSES, c.toLowerCase());
+    if (perl) return { members: members(perl), negated: c !== c.toLowerCase() };
+    if (c === "p" || c === "P") {
+      const unicode = own(UNICODE_CLASSES, cs[k] ?? "");
+      if (!unicode) throw refused();
+      k++;
+      return { members: unicode, negated: c === "P" };
+    }
+    if (own(C_ESCAPES, c) !== undefined) return { char: C_ESCAPES[c] };
+    if (c === "0" || (c >= "1" && c <= "7" && isOctal(cs[k]))) {
+      let r = Number(c);
+      for (let i = 0; i < 2 && isOctal(cs[k]); i++) r = r * 8 + Number(cs[k++]);
+      return { char: r };
+    }
+    if (c === "x" && /^[0-9A-Fa-f]{2}$/.test(`${cs[k] ?? ""}${cs[k + 1] ?? ""}`)) {
+      k += 2;
+      return { char: parseInt(cs[k - 2] + cs[k - 1], 16) };
+    }
+    const assertion = own<string>({ A: "^", z: "$", b: "\\b", B: "\\B" }, c);
+    if (assertion && !inClass) return { assertion };
+    throw refused();
+  };
+  const classChar = (): number => {
+    if (cs[k] !== "\\") return cs[k++].codePointAt(0)!;
+    k++;
+    const e = escape(true);
+    if ("char" in e) return e.char;
+    throw new Error("has a character range with a class (like `\\d`) as an end, which Docker refuses");
+  };
+  const parseClass = (): string => {
+    const negated = cs[k] === "^";
+    if (negated) k++;
+    let body = "";
+    for (let first = true; ; first = false) {
+      if (k >= cs.length) throw new Error("has a character class `[...]` that is not closed, which Docker refuses");
+      if (cs[k] === "]" && !first) {
+        k++;
+        return `[${negated ? "^" : ""}${body}]`;
+      }
+      if (cs[k] === "[" && cs[k + 1] === ":") {
+        const end = cs.findIndex((c, j) => j >= k + 2 && c === ":" && cs[j + 1] === "]");
+        if (end >= 0) {
+          const name = cs.slice(k, end + 2).join("");
+          const negatedName = name.startsWith("[:^");
+          const named = own(POSIX_CLASSES, name.slice(negatedName ? 3 : 2, -2));
+          if (!named) throw new Error(`has \`${name}\`, which is not a character class Docker knows`);
+          body += members(negatedName ? complement(named) : named);
+          k = end + 2;
+          continue;
         }
       }
+      if (cs[k] === "\\" && /^[dDsSwWpP]$/.test(cs[k + 1] ?? "")) {
+        k++;
+        const e = escape(true) as { members: string; negated?: boolean };
+        if (!e.negated) body += e.members;
+        else if (cs[k - 2] !== "P") body += members(complement(PERL_CLASSES[cs[k - 1].toLowerCase()]));
+        else if (cs[k - 1] !== "C") body += `\\P${e.members.slice(2)}`;
+        else throw new Error("has `\\PC` in a character class, which Berth does not support. Use `[^\\pC]` instead");
+        continue;
+      }
+      const lo = classChar();
+      let hi = lo;
+      if (cs[k] === "-" && k + 1 < cs.length && cs[k + 1] !== "]") {
+        k++;
+        hi = classChar();
+        if (hi < lo) throw new Error("has a character range whose end comes before its start, which Docker refuses");
+      }
+      body += lo === hi ? codePoint(lo) : `${codePoint(lo)}-${codePoint(hi)}`;
+    }
+  };
+  let out = "";
+  while (k < cs.length) {
+    const c = cs[k++];
+    if (c === "\\" && cs[k] === "Q") {
+      // `\Q…\E`: everything up to `\E` (or the end) is literal.
+      let end = k + 1;
+      while (end < cs.length && !(cs[end] === "\\" && cs[end + 1] === "E")) end++;
+      out += cs.slice(k + 1, end).map((l) => codePoint(l.codePointAt(0)!)).join("");
+      k = end + 2;
+    } else if (c === "\\") {
+      const e = escape(false);
+      out += "char" in e ? codePoint(e.char) : "members" in e ? `[${e.negated ? "^" : ""}${e.members}]` : e.assertion;
+    } else if (c === "[") out += parseClass();
+    else if (c === ".") out += "[^\\n]";
+    else if (c === "(") out += "(?:";
+    else if (")*?^$".includes(c)) out += c;
+    else out += codePoint(c.codePointAt(0)!);
+  }
+  return out;
+}
+
+/**
+ * `Pattern.compile`: how Docker matches one cleaned pattern against a path.
+ * - literal only: the path equals the pattern;
+ * - literal then a final `**`: the path starts with what is before the `**` (so `a**` matches `ab`);
+ * - `**` first, then literal: the path ends with what follows the `**`, or is it without its `/`
+ *   (`**` + `/a` matches `x/a` and `a`; `**` + `.log` matches `x.log`);
+ * - else a regexp, anchored at both ends: `*` is `[^/]*`, `?` is `[^/]`, `**` (with the `/` after it)
+ *   is any run of whole directories, also none, and a final `**` is anything; `\c` stays an escape
+ *   and `[`, `]` stay a class.
+ * A regexp that Go refuses fails when the pattern is first used, as in Docker: `fail` makes the error.
+ */
+function compilePattern(pattern: string, fail: (reason: string) => Error): (path: string) => boolean {
+  const cs = Array.from(pattern);
+  let kind: "exact" | "prefix" | "suffix" | "regexp" = "exact";
+  let re = "^";
+  for (let k = 0, first = true; k < cs.length; first = false) {
+    const c = cs[k++];
+    if (c === "*" && cs[k] === "*") {
+      k++;
+      if (cs[k] === "/") k++;
+      if (k < cs.length) re += "(.*/)?";
+      else if (kind !== "exact") re += ".*";
+      kind = first ? "suffix" : k < cs.length || kind !== "exact" ? "regexp" : "prefix";
+    } else if (c === "*") {
+      re += "[^/]*";
+      kind = "regexp";
+    } else if (c === "?") {
+      re += "[^/]";
+      kind = "regexp";
+    } else if (".+()|{}$".includes(c)) re += `\\${c}`;
+    else if (c === "\\" && k < cs.length) {
+      re += `\\${cs[k++]}`;
+      kind = "regexp";
+    } else if (c === "[" || c === "]") {
+      re += c;
+      kind = "regexp";
+    } else re += c; // Also a final `\`, which then escapes the `$` below, as in Docker.
+  }
+  switch (kind) {
+    case "exact":
+      return (p) => p === pattern;
+    case "prefix": {
+      const prefix = pattern.slice(0, -2);
+      return (p) => p.startsWith(prefix);
+    }
+    case "suffix": {
+      const suffix = pattern.slice(2);
+      return (p) => p.endsWith(suffix) || (suffix.startsWith("/") && p === suffix.slice(1));
+    }
+    case "regexp": {
+      let js: RegExp;
+      try {
+        js = new RegExp(goRegexToJs(`${re}$`), "u");
+      } catch (e) {
+        const error = fail((e as Error).message);
+        return () => {
+          throw error;
+        };
+      }
+      return (p) => js.test(p);
+    }
+  }
+}
+
+/** One compiled `.dockerignore` rule. */
+interface IgnoreRule {
+  test: (path: string) => boolean;
+  exception: boolean;
+}
+
+/**
+ * A `.dockerignore` matcher with Docker's rules (moby/patternmatcher, which buildx and BuildKit use).
+ *
+ * - Lines: a UTF-8 BOM is ignored; a line starting with `#` is a comment (` #x` is a pattern);
+ *   whitespace around a pattern is trimmed; blank lines are skipped.
+ * - Paths: relative to the context; cleaned like Go's `filepath.Clean` (`./a/`, `a//b`, `a/../b`);
+ *   one leading `/` is dropped. A pattern that leaves the context (`../a`) matches nothing.
+ * - Globs: `*` is any run of characters but `/`; `?` one character but `/`; `[abc]`, `[a-z]` and
+ *   `[^a]` are classes (`[!a]` is not negated: it is `!` or `a`, as in Go); `\` escapes the next
+ *   character; `**` spans any number of directories, also none (`**` + `/a` matches `a`).
+ * - Order: `!pattern` re-includes; the last pattern matching a path decides; a pattern matching a
+ *   directory matches everything under it, so an exception can re-include a file under an excluded
+ *   directory.
+ * - Docker's quirks are kept: it turns a pattern into a Go regexp, so `\d` is a digit and `\y` an error;
+ *   `**` first then literal text is a suffix test (`**` + `.log` matches `a.log`).
+ *
+ * Throws a `DockerignoreError` naming the line for a pattern Docker refuses when it reads the file
+ * (a lone `!`, a malformed class or `\`); the matcher throws one when it first uses a pattern whose
+ * regexp Docker refuses (`\y`, `[z-a]`), as the build would fail there.
+ */
+export function dockerignoreMatcher(content: string): DockerignoreMatcher {
+  const rules: IgnoreRule[] = [];
+  for (const { line, text, pattern } of readIgnoreFile(content)) {
+    // `patternmatcher.New` trims and cleans once more, then takes the `!` off.
+    let p = trimSpace(pattern);
+    if (p === "") continue;
+    p = cleanPath(p);
+    const exception = p.startsWith("!");
+    if (exception) p = p.slice(1);
+    if (exception && p === "") throw new DockerignoreError(line, text, "is a lone `!`: an exception needs a pattern after it");
+    if (goMatchRefuses(p, ".")) {
+      throw new DockerignoreError(line, text, "is not a pattern Docker accepts: a `[…]` class must have members and a closing `]`, a range cannot start with `-` or `]`, and a `\\` must escape a character. Escape a literal `[`, `]`, `-` or `\\` with `\\`");
+    }
+    rules.push({ test: compilePattern(p, (reason) => new DockerignoreError(line, text, reason)), exception });
+  }
+  const match = (relative: string): boolean => {
+    const file = cleanPath(relative);
+    if (file === "." || rules.length === 0) return false;
+    const names = file.split("/");
+    const parents = names.slice(0, -1).map((_, i) => names.slice(0, i + 1).join("/"));
+    let excluded = false;
+    for (const rule of rules) {
+      // An exception can only change an excluded path, an exclusion only an included one; as in
+      // Docker, a rule that cannot change the result is not evaluated.
+      if (rule.exception !== excluded) continue;
+      if (rule.test(file) || parents.some(rule.test)) excluded = !rule.exception;
     }
     return excluded;
   };
-  return Object.assign(match, { hasExceptions: rules.some((r) => !r.exclude) });
+  return Object.assign(match, { hasExceptions: rules.some((r) => r.exception) });
 }

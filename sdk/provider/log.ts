@@ -1,37 +1,27 @@
 /**
- * Progress lines from provider code to the Pulumi engine's log, so `pulumi up` shows one line per
- * host and phase while a rollout runs. The dynamic-provider process is started with the engine's
- * address as its first argument; without it (tests), lines go to stderr.
+ * Progress lines from the provider to the engine's log, so `pulumi up` shows one line per host and
+ * phase under the resource doing the work. The lines go through `@pulumi/pulumi`'s log module,
+ * which talks to the engine (the provider's host) whose address the plugin is started with; with
+ * no engine (unit tests), they go to stderr.
  */
-import * as grpc from "@grpc/grpc-js";
+import { AsyncLocalStorage } from "node:async_hooks";
+import * as pulumi from "@pulumi/pulumi";
 
-let client: any | undefined;
-let tried = false;
+const current = new AsyncLocalStorage<{ urn: string }>();
 
-function engine(): any | undefined {
-  if (tried) return client;
-  tried = true;
-  const address = process.argv[2];
-  if (!address || !/^[\w.-]+:\d+$/.test(address)) return undefined;
-  try {
-    const services = require("@pulumi/pulumi/proto/engine_grpc_pb");
-    client = new services.EngineClient(address, grpc.credentials.createInsecure());
-  } catch {
-    client = undefined;
-  }
-  return client;
+/** Runs `fn` with log lines attributed to the resource `urn`. */
+export function withResource<T>(urn: string, fn: () => Promise<T>): Promise<T> {
+  return current.run({ urn }, fn);
 }
 
 /** Logs one informational line (never pass secret text). */
-export function progress(message: string): Promise<void> {
-  const c = engine();
-  if (!c) {
+export async function progress(message: string): Promise<void> {
+  const urn = current.getStore()?.urn;
+  if (!process.env.PULUMI_NODEJS_ENGINE) {
     process.stderr.write(`${message}\n`);
-    return Promise.resolve();
+    return;
   }
-  const pb = require("@pulumi/pulumi/proto/engine_pb");
-  const req = new pb.LogRequest();
-  req.setSeverity(pb.LogSeverity.INFO);
-  req.setMessage(message);
-  return new Promise((resolve) => c.log(req, () => resolve()));
+  // The log module needs only the resource's URN; a provider has no Resource object for it.
+  const resource = urn ? ({ urn: pulumi.output(urn) } as unknown as pulumi.Resource) : undefined;
+  await pulumi.log.info(message, resource);
 }

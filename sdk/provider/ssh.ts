@@ -7,6 +7,7 @@ import { createHash, createHmac } from "node:crypto";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
 import { Client, ClientChannel, ConnectConfig } from "ssh2";
 
 /** How to reach one host. Plain data so it can live in Pulumi state (as a secret). */
@@ -47,6 +48,21 @@ export class RemoteCommandError extends Error {
   ) {
     super(`${host}: ${step} failed (exit ${code})${output ? `:\n${lastLines(output, 30)}` : ""}`);
     this.name = "RemoteCommandError";
+  }
+}
+
+/**
+ * A remote command whose outcome is unknown: the SSH connection (or the command's channel) went away
+ * before the host reported an exit status. The command may or may not have finished on the host, so
+ * it is never treated as a success. `code` is 255, what OpenSSH's `ssh` exits with when the
+ * connection fails.
+ */
+export class ConnectionLostError extends RemoteCommandError {
+  constructor(host: string, step: string, readonly reason: string, output: string) {
+    super(host, step, 255, output);
+    const tail = lastLines(output, 30);
+    this.message = `${host}: ${step} failed: the SSH connection was lost before the command reported an exit status (${reason}); it may or may not have finished on the host${tail ? `. Output so far:\n${tail}` : ""}`;
+    this.name = "ConnectionLostError";
   }
 }
 
@@ -134,17 +150,76 @@ function connectConfig(conn: Connection, host: string, port: number, user: strin
   };
 }
 
+/**
+ * How many times `dial` tries to reach a host before it gives up: 4 attempts, waiting
+ * `DIAL_BACKOFF_MS` (0.5 s, 1 s, then 2 s: 3.5 s in all) between them, each attempt bounded by
+ * `connectTimeoutSeconds`. Only transient failures are retried: ECONNREFUSED, ETIMEDOUT,
+ * EHOSTUNREACH, ECONNRESET, the handshake timeout ("Timed out while waiting for handshake"), and a
+ * jump host that cannot connect onwards. A refused host key or a failed authentication fails at once.
+ */
+export const DIAL_ATTEMPTS = 4;
+
+/** The waits between dial attempts, in milliseconds (see `DIAL_ATTEMPTS`); the last one repeats if there are more attempts. */
+export const DIAL_BACKOFF_MS: readonly number[] = [500, 1000, 2000];
+
+/** A dial retry policy; `dial` defaults to `DIAL_ATTEMPTS` and `DIAL_BACKOFF_MS`. */
+export interface DialRetry {
+  attempts: number;
+  backoffMs: readonly number[];
+}
+
+const TRANSIENT_CODES = new Set(["ECONNREFUSED", "ETIMEDOUT", "EHOSTUNREACH", "ECONNRESET"]);
+const HANDSHAKE_TIMEOUT = "Timed out while waiting for handshake";
+/** SSH_OPEN_CONNECT_FAILED: the jump host could not open a TCP connection to the target. */
+const OPEN_CONNECT_FAILED = 2;
+
+/** One failed connection attempt; `transient` says whether trying again may help. */
+class DialError extends Error {
+  constructor(
+    readonly label: string,
+    readonly failure: string,
+    readonly reason: string,
+    readonly transient: boolean,
+  ) {
+    super(`${label}: ${failure}: ${reason}`);
+    this.name = "DialError";
+  }
+}
+
+function isTransient(err: Error & { code?: string; level?: string }): boolean {
+  return (err.code !== undefined && TRANSIENT_CODES.has(err.code)) || (err.level === "client-timeout" && err.message === HANDSHAKE_TIMEOUT);
+}
+
 function open(config: ConnectConfig, verdict: { error?: string }, label: string): Promise<Client> {
   return new Promise((resolve, reject) => {
     const client = new Client();
+    const fail = (reason: string, transient: boolean) => reject(new DialError(label, "cannot connect over SSH", verdict.error ?? reason, transient && !verdict.error));
     client
       .on("ready", () => resolve(client))
-      .on("error", (err) => reject(new Error(`${label}: cannot connect over SSH: ${verdict.error ?? err.message}`)))
+      .on("error", (err) => fail(err.message, isTransient(err)))
+      // An error, when there is one, came first and already settled the promise.
+      .on("close", () => fail("the connection closed during the SSH handshake", false))
       .connect(config);
   });
 }
 
-async function dial(conn: Connection): Promise<Client> {
+/** Commands running on each pooled client, told when the client fails or closes under them. */
+const inflight = new WeakMap<Client, Set<(reason: string) => void>>();
+
+function watch(cl: Client): Client {
+  const pending = new Set<(reason: string) => void>();
+  inflight.set(cl, pending);
+  let failure = "";
+  cl.on("error", (err) => {
+    failure = err.message;
+    for (const lost of [...pending]) lost(`the connection failed: ${failure}`);
+  }).on("close", () => {
+    for (const lost of [...pending]) lost(failure ? `the connection failed: ${failure}` : "the connection closed");
+  });
+  return cl;
+}
+
+async function dialOnce(conn: Connection): Promise<Client> {
   const verdict: { error?: string } = {};
   if (!conn.proxy) {
     return open(connectConfig(conn, conn.host, conn.port, conn.user, conn.hostKey, verdict), verdict, conn.host);
@@ -152,13 +227,43 @@ async function dial(conn: Connection): Promise<Client> {
   const p = conn.proxy;
   const jumpVerdict: { error?: string } = {};
   const jump = await open(connectConfig(conn, p.host, p.port, p.user, p.hostKey, jumpVerdict), jumpVerdict, `${conn.host} (via jump host ${p.host})`);
-  const sock = await new Promise<ClientChannel>((resolve, reject) =>
-    jump.forwardOut("127.0.0.1", 0, conn.host, conn.port, (err, stream) => (err ? reject(new Error(`${conn.host}: jump host ${p.host} cannot reach it: ${err.message}`)) : resolve(stream))),
-  );
-  const config = connectConfig(conn, conn.host, conn.port, conn.user, conn.hostKey, verdict);
-  const client = await open({ ...config, sock }, verdict, conn.host);
-  client.on("close", () => jump.end());
-  return client;
+  try {
+    const sock = await new Promise<ClientChannel>((resolve, reject) =>
+      jump.forwardOut("127.0.0.1", 0, conn.host, conn.port, (err, stream) =>
+        err
+          ? reject(new DialError(conn.host, `jump host ${p.host} cannot reach it`, err.message, (err as Error & { reason?: unknown }).reason === OPEN_CONNECT_FAILED))
+          : resolve(stream),
+      ),
+    );
+    const config = connectConfig(conn, conn.host, conn.port, conn.user, conn.hostKey, verdict);
+    const client = await open({ ...config, sock }, verdict, conn.host);
+    client.on("close", () => jump.end());
+    return client;
+  } catch (e) {
+    jump.end();
+    throw e;
+  }
+}
+
+/**
+ * Connects to `conn`, retrying transient failures as `retry` says (by default `DIAL_ATTEMPTS`
+ * attempts with `DIAL_BACKOFF_MS` between them). Exported for tests; use `client` to share connections.
+ */
+export async function dial(conn: Connection, retry: DialRetry = { attempts: DIAL_ATTEMPTS, backoffMs: DIAL_BACKOFF_MS }): Promise<Client> {
+  const started = Date.now();
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return watch(await dialOnce(conn));
+    } catch (e) {
+      if (!(e instanceof DialError)) throw e;
+      if (!e.transient) throw new Error(e.message);
+      if (attempt >= retry.attempts) {
+        const over = ((Date.now() - started) / 1000).toFixed(1);
+        throw new Error(`${e.label}: ${e.failure} after ${attempt} attempt${attempt === 1 ? "" : "s"} over ${over} s: ${e.reason}`);
+      }
+      await sleep(retry.backoffMs[Math.min(attempt - 1, retry.backoffMs.length - 1)] ?? 0);
+    }
+  }
 }
 
 const pool = new Map<string, Promise<Client>>();
@@ -174,10 +279,11 @@ export function client(conn: Connection): Promise<Client> {
   if (!c) {
     c = dial(conn);
     pool.set(key, c);
-    c.then(
-      (cl) => cl.on("close", () => pool.delete(key)).on("error", () => pool.delete(key)),
-      () => pool.delete(key),
-    );
+    const mine = c;
+    const forget = () => {
+      if (pool.get(key) === mine) pool.delete(key);
+    };
+    c.then((cl) => cl.on("close", forget).on("error", forget), forget);
   }
   return c;
 }
@@ -195,37 +301,85 @@ export async function closeAll(): Promise<void> {
   }
 }
 
+/** Options of `exec` and `run`. */
+export interface ExecOptions {
+  /** Written to the command's standard input, which is then closed. */
+  stdin?: string;
+  /** Called with each chunk of stdout and stderr as it arrives. */
+  onOutput?: (chunk: string) => void;
+  /**
+   * What the command does, for error messages ("pulling nginx:1.27").
+   * @default - the start of the command's first line
+   */
+  step?: string;
+}
+
+/** A short label for a command run without a step name (commands carry no secrets). */
+function describeCommand(command: string): string {
+  const first = command.trim().split("\n")[0];
+  return `\`${first.length > 60 ? `${first.slice(0, 60)}…` : first}\``;
+}
+
 /**
  * Runs `command` (shell text, no secrets) on the host. `stdin`, when given, is written to the
  * command's standard input and closed: the one way secrets reach a host.
+ *
+ * Resolves with the exit code (255 when a signal killed the command, the signal named in `stderr`).
+ * Rejects with a `ConnectionLostError` when the connection or the command's channel goes away before
+ * the host reports an exit status: such a command never counts as a success.
  */
-export async function exec(conn: Connection, command: string, opts: { stdin?: string; onOutput?: (chunk: string) => void } = {}): Promise<ExecResult> {
+export async function exec(conn: Connection, command: string, opts: ExecOptions = {}): Promise<ExecResult> {
+  const step = opts.step ?? describeCommand(command);
   const cl = await client(conn);
   return new Promise((resolve, reject) => {
-    cl.exec(command, (err, stream) => {
-      if (err) return reject(new Error(`${conn.host}: cannot start a command over SSH: ${err.message}`));
-      let stdout = "";
-      let stderr = "";
-      stream.on("data", (d: Buffer) => {
-        const s = d.toString();
-        stdout += s;
-        opts.onOutput?.(s);
+    let stdout = "";
+    let stderr = "";
+    let settled = false;
+    const pending = inflight.get(cl);
+    const settle = (finish: () => void) => {
+      if (settled) return;
+      settled = true;
+      pending?.delete(lost);
+      finish();
+    };
+    const lost = (reason: string) => settle(() => reject(new ConnectionLostError(conn.host, step, reason, `${stdout}\n${stderr}`)));
+    const cannotStart = (err: Error) => settle(() => reject(new Error(`${conn.host}: ${step} failed: cannot start the command over SSH: ${err.message}`)));
+    pending?.add(lost);
+    try {
+      cl.exec(command, (err, stream) => {
+        if (err) return cannotStart(err);
+        if (settled) return stream.close();
+        stream.on("data", (d: Buffer) => {
+          const s = d.toString();
+          stdout += s;
+          opts.onOutput?.(s);
+        });
+        stream.stderr.on("data", (d: Buffer) => {
+          const s = d.toString();
+          stderr += s;
+          opts.onOutput?.(s);
+        });
+        stream.on("error", (e: Error) => lost(`the command's channel failed: ${e.message}`));
+        stream.on("close", (code?: number | null, signal?: string, coreDumped?: boolean, description?: string) => {
+          if (typeof code === "number") return settle(() => resolve({ code, stdout, stderr }));
+          if (signal) {
+            const killed = `killed by ${signal}${coreDumped ? " (core dumped)" : ""}${description ? `: ${description}` : ""}`;
+            return settle(() => resolve({ code: 255, stdout, stderr: `${stderr}${stderr && !stderr.endsWith("\n") ? "\n" : ""}${killed}\n` }));
+          }
+          lost("the command's channel closed without one");
+        });
+        if (opts.stdin !== undefined) stream.end(opts.stdin);
+        else stream.end();
       });
-      stream.stderr.on("data", (d: Buffer) => {
-        const s = d.toString();
-        stderr += s;
-        opts.onOutput?.(s);
-      });
-      stream.on("close", (code: number | null, signal?: string) => resolve({ code: code ?? (signal ? 255 : 0), stdout, stderr }));
-      if (opts.stdin !== undefined) stream.end(opts.stdin);
-      else stream.end();
-    });
+    } catch (e) {
+      cannotStart(e as Error);
+    }
   });
 }
 
 /** Runs `command` and throws a RemoteCommandError naming the host and `step` when it fails. */
-export async function run(conn: Connection, step: string, command: string, opts: { stdin?: string; onOutput?: (chunk: string) => void } = {}): Promise<ExecResult> {
-  const r = await exec(conn, command, opts);
+export async function run(conn: Connection, step: string, command: string, opts: Omit<ExecOptions, "step"> = {}): Promise<ExecResult> {
+  const r = await exec(conn, command, { ...opts, step });
   if (r.code !== 0) throw new RemoteCommandError(conn.host, step, r.code, `${r.stdout}\n${r.stderr}`);
   return r;
 }

@@ -2,6 +2,16 @@ import * as assert from "node:assert/strict";
 import * as pulumi from "@pulumi/pulumi";
 import { installMocks, isSecret, registered, settle, value } from "../helpers/mocks";
 
+/** The non-secret inputs an AppHost was registered with. */
+async function specOf(r: pulumi.CustomResource): Promise<Record<string, any>> {
+  await value(r.urn);
+  await settle();
+  const reg = registered.find((x) => x.type === "berth:index:AppHost" && x.name === (r as any).__name);
+  assert.ok(reg, "the AppHost was not registered");
+  const { connection: _c, secrets: _s, ...spec } = reg.inputs;
+  return spec;
+}
+
 const ssh = { privateKeyPath: "/k", hostKeys: { h1: "ssh-ed25519 AAAA1", h2: "ssh-ed25519 AAAA2", h3: "ssh-ed25519 AAAA3" } };
 
 describe("component: AppService", function () {
@@ -24,13 +34,13 @@ describe("component: AppService", function () {
     await settle();
     const names = registered.map((r) => `${r.type} ${r.name}`).sort();
     assert.deepEqual(names, [
+      "berth:index:AppHost shop-jobs-h3",
+      "berth:index:AppHost shop-web-h1",
+      "berth:index:AppHost shop-web-h2",
       "berth:index:AppService shop",
       "berth:index:Proxy shop-proxy",
-      "pulumi-nodejs:dynamic/berth:AppHost shop-jobs-h3",
-      "pulumi-nodejs:dynamic/berth:AppHost shop-web-h1",
-      "pulumi-nodejs:dynamic/berth:AppHost shop-web-h2",
-      "pulumi-nodejs:dynamic/berth:ProxyHost shop-proxy-h1",
-      "pulumi-nodejs:dynamic/berth:ProxyHost shop-proxy-h2",
+      "berth:index:ProxyHost shop-proxy-h1",
+      "berth:index:ProxyHost shop-proxy-h2",
     ]);
     assert.equal(app.destination, "staging");
     assert.deepEqual(app.serviceNames, { web: "shop-web-staging", jobs: "shop-jobs-staging" });
@@ -44,7 +54,7 @@ describe("component: AppService", function () {
       env: { clear: { A: "1" }, secret: { TOKEN: pulumi.secret("t0k3n") }, tags: { eu: { clear: { REGION: "eu" } } } },
       ssh,
     });
-    const web = await value(app.hostResources.web[0].spec);
+    const web = await specOf(app.hostResources.web[0]);
     assert.equal(web.host, "h1");
     assert.equal(web.version, "v7");
     assert.equal(web.image, "reg.test/shop:v7");
@@ -52,7 +62,7 @@ describe("component: AppService", function () {
     assert.deepEqual(web.container.env, { A: "1", ROLE: "web" });
     assert.equal(web.proxy?.healthcheck.path, "/up");
     assert.equal(web.proxy?.appPort, 80);
-    const jobs = await value(app.hostResources.jobs[0].spec);
+    const jobs = await specOf(app.hostResources.jobs[0]);
     assert.deepEqual(jobs.container.env, { A: "1", REGION: "eu" });
     assert.equal(jobs.proxy, undefined);
     assert.equal(JSON.stringify(web).includes("t0k3n"), false, "a secret leaked into the spec");

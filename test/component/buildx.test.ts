@@ -21,9 +21,9 @@ describe("component: BuildxBuilder", function () {
     });
     await value(b.resource.urn);
     await settle();
-    assert.deepEqual(registered.map((r) => `${r.type} ${r.name}`).sort(), ["berth:index:BuildxBuilder corp", "pulumi-nodejs:dynamic/berth:BuildxBuilder corp-builder"]);
+    assert.deepEqual(registered.map((r) => `${r.type} ${r.name}`).sort(), ["berth:index:BuildxBuilder corp", "berth:index:BuildxBuilder corp-builder"]);
     assert.equal(b.builderName, "corp-staging");
-    const inputs = registered.find((r) => r.type.endsWith("dynamic/berth:BuildxBuilder"))!.inputs;
+    const inputs = registered.find((r) => r.type === "berth:index:BuildxBuilder" && r.name === "corp-builder")!.inputs;
     assert.equal(inputs.name, "corp-staging");
     assert.equal(inputs.driver, "docker-container");
     assert.deepEqual(inputs.driverOptions, { image: "moby/buildkit:buildx-stable-1", "env.NO_PROXY": "10.77.0.1:5443,localhost" });

@@ -9,17 +9,17 @@ describe("component: Command", function () {
     berth = await import("../../sdk");
   });
 
-  it("registers one dynamic berth:Command with exactly its inputs", async function () {
+  it("registers one berth:index:Command custom resource with exactly its inputs, and no provider code or path", async function () {
     const c = new berth.Command("hello", { create: "echo hi", delete: "echo bye" });
     await value(c.urn);
     await settle();
     const r = registered.find((x) => x.name === "hello");
     assert.ok(r, "no resource registered");
-    assert.equal(r.type, "pulumi-nodejs:dynamic/berth:Command");
+    assert.equal(r.type, "berth:index:Command");
     assert.equal(r.inputs.create, "echo hi");
     assert.equal(r.inputs.delete, "echo bye");
-    assert.equal(typeof r.inputs.__provider, "string");
-    assert.match(r.inputs.__provider, /handlers/);
+    assert.equal(r.inputs.__provider, undefined);
+    assert.equal(JSON.stringify(r.inputs).includes(process.cwd()), false, "a path of this checkout is in the inputs");
   });
 
   it("keeps stdin and the connection secret", async function () {

@@ -16,12 +16,13 @@ function context(files: Record<string, string>): string {
 
 describe("component: Image", function () {
   let berth: typeof import("../../sdk");
-  let hashContext: typeof import("../../sdk/components/image").hashContext;
+  let hashContext: (context: string, dockerfile: string) => string;
   const dirs: string[] = [];
   before(async () => {
     installMocks(false, "staging");
     berth = await import("../../sdk");
-    hashContext = (await import("../../sdk/components/image")).hashContext;
+    const { hashContext: hash } = await import("../../sdk/components/context-hash");
+    hashContext = (context, dockerfile) => hash(process.cwd(), context, dockerfile).hash;
   });
   beforeEach(() => (registered.length = 0));
   after(() => dirs.forEach((d) => fs.rmSync(d, { recursive: true, force: true })));
@@ -43,8 +44,8 @@ describe("component: Image", function () {
     });
     await value(img.resource.urn);
     await settle();
-    assert.deepEqual(registered.filter((r) => r.name.startsWith("app")).map((r) => `${r.type} ${r.name}`).sort(), ["berth:index:Image app", "pulumi-nodejs:dynamic/berth:Image app-build"]);
-    const inputs = registered.find((r) => r.type === "pulumi-nodejs:dynamic/berth:Image")!.inputs;
+    assert.deepEqual(registered.filter((r) => r.name.startsWith("app")).map((r) => `${r.type} ${r.name}`).sort(), ["berth:index:Image app", "berth:index:Image app-build"]);
+    const inputs = registered.find((r) => r.type === "berth:index:Image" && r.name === "app-build")!.inputs;
     assert.equal(inputs.context, ctx);
     assert.equal(inputs.dockerfile, path.join(ctx, "Dockerfile"));
     assert.equal(inputs.builder, "corp-staging");

@@ -24,6 +24,17 @@ export function pulumiBinDir(): string {
   return path.dirname(fs.realpathSync(bin));
 }
 
+/** The plugin cache holding `resource-berth` (scripts/install.sh installs it; never a skip). */
+export function berthPluginsDir(): string {
+  const home = process.env.PULUMI_HOME ?? path.join(os.homedir(), ".cache", "berth", "pulumi-home");
+  const dir = path.join(home, "plugins");
+  const version = JSON.parse(fs.readFileSync(path.join(REPO, "package.json"), "utf8")).version as string;
+  if (!fs.existsSync(path.join(dir, `resource-berth-v${version}`, "pulumi-resource-berth"))) {
+    throw new Error(`Berth's provider plugin v${version} is not in ${dir}: run \`bash scripts/install.sh\` (or \`npm test\`) first`);
+  }
+  return dir;
+}
+
 export interface TestBackend {
   dir: string;
   envVars: Record<string, string>;
@@ -42,6 +53,8 @@ export async function backend(prefix = "berth-real-"): Promise<TestBackend> {
     PULUMI_SKIP_UPDATE_CHECK: "true",
     PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION: "true",
   };
+  // Berth's provider plugin, installed by scripts/install.sh into the toolchain's PULUMI_HOME.
+  fs.symlinkSync(berthPluginsDir(), path.join(dir, "home", "plugins"));
   const pulumi = await PulumiCommand.get({ root: path.dirname(pulumiBinDir()) });
   return { dir, envVars, pulumi };
 }

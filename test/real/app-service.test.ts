@@ -145,12 +145,12 @@ describe("real: AppService on lab hosts", function () {
     const p = await staging.preview();
     assert.equal(p.changeSummary.update, 2, JSON.stringify(p.changeSummary));
     const changed = p.stdout.split("\n").filter((x) => /^\s*~ /.test(x) && !/^\s*~ \d+ to update/.test(x)).map((x) => x.trim());
-    for (const line of changed) assert.match(line, /^~ (pulumi-nodejs:dynamic\/berth:AppHost: \(update\)|spec\s*:|image\s*:|version\s*:|\[urn=|\[id=)/, `unexpected change line: ${line}\n${p.stdout}`);
+    for (const line of changed) assert.match(line, /^~ (berth:index:AppHost: \(update\)|spec\s*:|image\s*:|version\s*:|\[urn=|\[id=)/, `unexpected change line: ${line}\n${p.stdout}`);
     assert.match(p.stdout, /version\s*: "v2" => "v4"/);
     assert.match(p.stdout, /image\s*: "[^"]*app:v2" => "[^"]*app:v4"/);
     // once per host, plus the stack output `version`
     assert.equal((p.stdout.match(/version\s*: "v2" => "v4"/g) ?? []).length, 3);
-    assert.equal((p.stdout.match(/~ pulumi-nodejs:dynamic\/berth:AppHost: \(update\)/g) ?? []).length, 2);
+    assert.equal((p.stdout.match(/~ berth:index:AppHost: \(update\)/g) ?? []).length, 2);
   });
 
   it("4. an unchanged program previews and applies 0 changes and runs nothing on the hosts", async function () {

@@ -239,7 +239,7 @@ describe("real: BuildxBuilder on the lab", function () {
     const p = await seed.preview();
     assert.equal(p.changeSummary.replace, 1, JSON.stringify(p.changeSummary));
     assert.equal(p.changeSummary.update ?? 0, 0, JSON.stringify(p.changeSummary));
-    assert.match(p.stdout, /\+-pulumi-nodejs:dynamic\/berth:BuildxBuilder: \(replace\)/);
+    assert.match(p.stdout, /\+-berth:index:BuildxBuilder: \(replace\)/);
     assert.match(p.stdout, /~ driverOptions\s*: \{/);
     assert.match(p.stdout, /~ env\.NO_PROXY\s*: "10\.77\.0\.1:5443,127\.0\.0\.1,localhost,172\.20\.0\.0\/24" => "10\.77\.0\.1:5443,127\.0\.0\.1,localhost,172\.20\.0\.0\/24,10\.77\.0\.12"/);
     const r = await seed.up();

@@ -1,3 +1,4 @@
+import { appHostSpec } from "../../sdk/config/app-host";
 import { strict as assert } from "node:assert";
 import { AppArgs, normalizeApp } from "../../sdk/config/app";
 import {
@@ -38,7 +39,7 @@ const kamalConfig: AppArgs = {
 
 function run(args: Partial<AppArgs>, role = "web", host = "1.1.1.1"): string {
   const cfg = normalizeApp({ ...kamalConfig, ...args } as AppArgs);
-  return line(appRunArgv({ cfg, role, host, version: cfg.version, image: cfg.imageRef }));
+  return line(appRunArgv(appHostSpec(cfg, role, host)));
 }
 
 describe("commands/app names and paths", () => {
@@ -126,7 +127,7 @@ describe("commands/app appRunArgv (Kamal's test/commands/app_test.rb)", () => {
       env: { clear: { RAILS_ENV: "production", GREETING: "hello world" }, secret: { DB_PASSWORD: "s3cr3t-value" }, tags: { eu: { clear: { REGION: "eu" } } } },
       proxyRun: { network: "private" },
     });
-    const argv = appRunArgv({ cfg, role: "web", host: "1.1.1.1", version: "999", image: "dhh/app:999" });
+    const argv = appRunArgv({ ...appHostSpec(cfg, "web", "1.1.1.1"), version: "999", image: "dhh/app:999" });
     assert.equal(
       line(argv),
       "docker run --detach --restart unless-stopped --name app-web-999 --network private --env KAMAL_CONTAINER_NAME=app-web-999 --env KAMAL_VERSION=999 --env KAMAL_HOST=1.1.1.1 --env RAILS_ENV=production --env 'GREETING=hello world' --env REGION=eu --env-file .kamal/apps/app/env/roles/web.env --log-opt max-size=10m --label service=app --label role=web --label destination --label team=core dhh/app:999",
@@ -136,7 +137,7 @@ describe("commands/app appRunArgv (Kamal's test/commands/app_test.rb)", () => {
 
   it("takes an explicit env file path and image", () => {
     const cfg = normalizeApp(kamalConfig);
-    const argv = appRunArgv({ cfg, role: "workers", host: "1.1.1.2", version: "123", image: "dhh/app:123", envFile: "/tmp/x.env" });
+    const argv = appRunArgv({ ...appHostSpec(cfg, "workers", "1.1.1.2"), version: "123", image: "dhh/app:123" }, "/tmp/x.env");
     assert.deepEqual(argv.slice(argv.indexOf("--env-file"), argv.indexOf("--env-file") + 2), ["--env-file", "/tmp/x.env"]);
     assert.equal(argv[argv.length - 1], "dhh/app:123");
     assert.ok(argv.includes("KAMAL_CONTAINER_NAME=app-workers-123"));

@@ -3,6 +3,7 @@ import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";
 import { line, quote } from "../../sdk/commands/shell";
 import { appRunArgv } from "../../sdk/commands/app";
+import { appHostSpec } from "../../sdk/config/app-host";
 import { normalizeApp } from "../../sdk/config/app";
 
 describe("commands: hostile input stays data", function () {
@@ -26,7 +27,7 @@ describe("commands: hostile input stays data", function () {
       volumes: ["/data/it's:/data"],
       roles: undefined,
     } as any);
-    const argv = appRunArgv({ cfg, role: "web", host: "10.0.0.1", version: "v1", image: cfg.imageRef });
+    const argv = appRunArgv(appHostSpec(cfg, "web", "10.0.0.1"));
     const rendered = line(argv);
     const words = execFileSync("sh", ["-c", `printf '%s\\0' ${rendered}`], { encoding: "utf8" }).split("\0").slice(0, -1);
     assert.deepEqual(words, [...argv]);

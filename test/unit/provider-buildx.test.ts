@@ -2,9 +2,13 @@ import { strict as assert } from "node:assert";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { imageHandler, patchStore } from "../../sdk/provider/buildx";
+import { patchStore } from "../../sdk/provider/buildx-builder";
+import { imageResource } from "../../sdk/provider/image";
+import { BerthProvider } from "../../sdk/provider/provider";
 import { execLocal, redact, runLocal } from "../../sdk/provider/local";
-import type { ImageInputs } from "../../sdk/provider/buildx";
+import type { ImageInputs } from "../../sdk/config/resources";
+
+const IMAGE_URN = "urn:pulumi:dev::p::berth:index:Image$berth:index:Image::web-build";
 
 describe("provider/buildx", () => {
   let dir: string;
@@ -63,16 +67,17 @@ describe("provider/buildx", () => {
       provenance: "max",
       secrets: { build: {}, proxyEnv: { HTTP_PROXY: "http://u:s3cr3t-pw@p:1" } },
     } as ImageInputs;
-    await assert.rejects(imageHandler.create(inputs), (e: Error) => /`provenance: "max"` records every build arg/.test(e.message) && !e.message.includes("s3cr3t-pw"));
+    await assert.rejects(imageResource.create(inputs), (e: Error) => /`provenance: "max"` records every build arg/.test(e.message) && !e.message.includes("s3cr3t-pw"));
   });
 
   it("diff: only build inputs count; the builder's proxy alone changes nothing", async () => {
     const base = { contextHash: "sha256:a", tags: ["r/a:1"], secrets: { build: { t: "1" }, proxyEnv: { HTTP_PROXY: "http://p:1" } } } as unknown as ImageInputs;
-    const same = await imageHandler.diff("id", base, { ...base, secrets: { build: { t: "1" }, proxyEnv: { HTTP_PROXY: "http://p:2" } } });
+    const provider = new BerthProvider("0.0.0", "{}");
+    const same = await provider.diff("id", IMAGE_URN, base, { ...base, secrets: { build: { t: "1" }, proxyEnv: { HTTP_PROXY: "http://p:2" } } });
     assert.equal(same.changes, false);
-    const secret = await imageHandler.diff("id", base, { ...base, secrets: { build: { t: "2" }, proxyEnv: base.secrets.proxyEnv } });
+    const secret = await provider.diff("id", IMAGE_URN, base, { ...base, secrets: { build: { t: "2" }, proxyEnv: base.secrets.proxyEnv } });
     assert.equal(secret.changes, true);
-    const ctx = await imageHandler.diff("id", base, { ...base, contextHash: "sha256:b" });
+    const ctx = await provider.diff("id", IMAGE_URN, base, { ...base, contextHash: "sha256:b" });
     assert.deepEqual([ctx.changes, ctx.replaces], [true, []]);
   });
 });

@@ -1,30 +1,21 @@
 /**
- * Provider side of kamal-proxy on one host (`ProxyHost`). One proxy container serves every
+ * `berth:index:ProxyHost`: kamal-proxy on one host. One proxy container serves every
  * service and every stack on the host; each Proxy resource that uses it leaves an owner file in
  * `~/.berth/proxy/<container>/owners/`, and the container is removed only when the last owner goes and no
  * service is routed through it any more.
  */
 import { createHash } from "node:crypto";
-import { isDeepStrictEqual } from "node:util";
 import type { ProxyRunConfig } from "../config/proxy";
+import { proxyHostSchema, type ProxyHostInputs } from "../config/resources";
 import { ensureNetworkScript } from "../commands/docker";
 import { HOST_APPS_CONFIG_DIR, proxyListArgv, proxyRunArgv } from "../commands/proxy";
 import { containerStateScript, homeScript, listDirScript, runningContainerScript } from "../commands/rollout";
 import { line } from "../commands/shell";
-import type { Handler } from "./handlers";
-import { providerChanged } from "./dynamic";
 import { progress } from "./log";
-import { Connection, exec, run } from "./ssh";
+import type { ResourceDef } from "./resource";
+import { type Connection, exec, run } from "./ssh";
 
-export interface ProxyHostInputs {
-  /** Set by `pulumi refresh` when the proxy container is gone or stopped: the next `up` starts it. */
-  drifted?: boolean;
-  connection: Connection;
-  host: string;
-  run: ProxyRunConfig;
-  /** Who uses the proxy: `<project>/<stack>/<name>`. */
-  owner: string;
-}
+export const PROXY_HOST_TOKEN = "berth:index:ProxyHost";
 
 /** Owner files of one proxy container, under the login user's home. */
 function ownersDir(containerName: string): string {
@@ -89,21 +80,28 @@ function labelsOf(v: string | true | string[] | undefined): string[] {
   return Array.isArray(v) ? v : [v];
 }
 
-export const proxyHostHandler: Handler = {
-  async create(inputs: ProxyHostInputs) {
+export const proxyHostResource: ResourceDef<ProxyHostInputs> = {
+  token: PROXY_HOST_TOKEN,
+  inputs: proxyHostSchema,
+  secretInputs: ["connection"],
+  replaceOnChanges: ["host"],
+
+  async create(inputs) {
     await ensure(inputs, false);
-    return { id: `${inputs.host}/${inputs.run.containerName}`, outs: inputs };
+    return { id: `${inputs.host}/${inputs.run.containerName}` };
   },
-  async update(_id, _olds: ProxyHostInputs, news: ProxyHostInputs) {
-    await ensure(news, true);
-    return { outs: news };
+
+  async update(_id, _olds, news, changes) {
+    // A new key or jump host is only recorded; anything else reboots with the new settings.
+    if (Object.keys(changes).some((p) => !p.startsWith("connection"))) await ensure(news, true);
   },
-  async delete(_id, props: ProxyHostInputs) {
+
+  async delete(_id, props) {
     const { connection: c, run: r, host } = props;
     await run(c, "forgetting the proxy's owner", line(["rm", "-f", ownerFile(r, props.owner)]));
     const now = await inspect(c, r, props.owner);
     if (now.state === "absent" || now.owners.length > 0) return;
-    const routes = await exec(c, line(proxyListArgv(r.containerName)));
+    const routes = await exec(c, line(proxyListArgv(r.containerName)), { step: "kamal-proxy list" });
     const services = routes.stdout.split("\n").slice(1).filter((l) => l.trim() !== "");
     if (routes.code === 0 && services.length > 0) {
       await progress(`${host} kamal-proxy: still routes ${services.length} service(s); left running`);
@@ -112,19 +110,13 @@ export const proxyHostHandler: Handler = {
     await progress(`${host} kamal-proxy: no users left; removing the container`);
     await run(c, "removing kamal-proxy", line(["docker", "rm", "--force", r.containerName]));
   },
-  async read(id, props: ProxyHostInputs) {
-    const r = await exec(props.connection, runningContainerScript(props.run.containerName));
-    const drifted = r.code !== 0 || r.stdout.trim() === "";
-    if (drifted) await progress(`${props.host} ${props.run.containerName}: not running; the next up starts it`);
-    const { drifted: _d, ...rest } = props;
-    return { id, props: drifted ? { ...rest, drifted: true } : rest };
-  },
-  async diff(_id, olds: ProxyHostInputs, news: ProxyHostInputs) {
-    if (olds.drifted) return { changes: true, replaces: [], deleteBeforeReplace: false };
-    // A new Berth (or a moved checkout) brings a new provider stub: record it with a no-op update,
-    // so `pulumi refresh` and `destroy` run the current code.
-    if (providerChanged(olds, news)) return { changes: true, replaces: [], deleteBeforeReplace: false };
-    const changed = !isDeepStrictEqual(olds.run, news.run) || olds.owner !== news.owner || olds.host !== news.host || !isDeepStrictEqual(olds.connection, news.connection);
-    return { changes: changed, replaces: olds.host !== news.host ? ["host"] : [], deleteBeforeReplace: false };
+
+  async read(id, props) {
+    const r = await exec(props.connection, runningContainerScript(props.run.containerName), { step: "inspecting kamal-proxy" });
+    if (r.code !== 0 || r.stdout.trim() === "") {
+      await progress(`${props.host} ${props.run.containerName}: not running; the next up starts it`);
+      return undefined;
+    }
+    return { id, inputs: props };
   },
 };

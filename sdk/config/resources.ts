@@ -1,0 +1,209 @@
+/**
+ * The inputs of Berth's provider resources (`berth:index:AppHost`, `ProxyHost`, `Command`,
+ * `BuildxBuilder`, `Image`): one zod schema per resource, the single source of truth for
+ *
+ *   - the TypeScript type the components build and the provider runs (`z.infer`),
+ *   - the provider's `check` (a failure per property path),
+ *   - the plugin's `schema.json` (sdk/provider/schema.ts derives it from these schemas).
+ *
+ * These are normalized values (defaults applied by the component's `normalize*`); the schemas check
+ * shape only. Nested settings that already have a normalized TypeScript type in `config/` are typed
+ * with it (`typed<T>()`), and show as `pulumi.json#/Any` in the plugin schema.
+ */
+import { z } from "zod";
+import type { BuilderNodeConfig, BuilderTlsArgs, BuildxDriver } from "./builder";
+import type { CacheArgs, ImageConfig } from "./image";
+import type { DockerOptions, ProxyRunConfig, RoleProxyConfig } from "./proxy";
+import type { Connection } from "../provider/ssh";
+
+/** A nested object whose normalized type lives in `config/`: checked to be an object, typed as `T`. */
+function typed<T>(what: string) {
+  return z.custom<T>((v) => v !== null && typeof v === "object", { message: `must be ${what} (an object)` });
+}
+
+const str = (d: string) => z.string().describe(d);
+const strMap = (d: string) => z.record(z.string(), z.string()).describe(d);
+const secondsField = (d: string) => z.number().nonnegative().describe(d);
+
+// ---------------------------------------------------------------------------------------------
+// The connection (every host resource has one; stored as a secret)
+
+export const jumpHostSchema = z.object({
+  host: str("The jump host."),
+  port: z.number().int().min(1).max(65535).describe("Its SSH port."),
+  user: str("Its login user."),
+  hostKey: str("Its pinned host public key, `<type> <base64>`.").optional(),
+});
+
+export const connectionSchema = z
+  .object({
+    host: str("The host to connect to."),
+    port: z.number().int().min(1).max(65535).describe("SSH port."),
+    user: str("Login user."),
+    privateKey: str("PEM private key text.").optional(),
+    privateKeyPath: str("Path of a private key file on the machine running Pulumi (`~/` is that user's home).").optional(),
+    hostKey: str("Pinned host public key, `<type> <base64>`.").optional(),
+    knownHostsPath: str("An OpenSSH known_hosts file to check the host key against.").optional(),
+    allowUnknownHostKeys: z.boolean().describe("Accept any host key (insecure).").optional(),
+    proxy: jumpHostSchema.describe("One jump host, reached with the same key.").optional(),
+    connectTimeoutSeconds: secondsField("Seconds to wait for the SSH handshake.").optional(),
+    keepaliveSeconds: secondsField("Seconds between SSH keepalives.").optional(),
+  })
+  .describe("How to reach the host over SSH (secret).") satisfies z.ZodType<Connection>;
+
+// ---------------------------------------------------------------------------------------------
+// AppHost: one role of an AppService on one host
+
+export const containerSpecSchema = z.object({
+  restartPolicy: str("`--restart` policy."),
+  cmd: z.array(z.string()).describe("Command after the image (empty: the image's own)."),
+  env: strMap("Clear environment variables, merged root < role < host tags (secret ones travel in `secrets`)."),
+  labels: strMap("Custom labels (Berth's `service`, `role`, `destination` come first)."),
+  options: typed<DockerOptions>("docker run options").describe("Extra `docker run` options."),
+  logging: typed<{ driver?: string; options: Record<string, string> }>("logging settings").describe("Log driver and options."),
+  volumes: z.array(z.string()).describe("`--volume` values."),
+  stopTimeoutSeconds: secondsField("Seconds `docker stop` waits before killing.").optional(),
+  network: str("The docker network shared with kamal-proxy."),
+});
+
+export const maintenanceSchema = z.object({
+  enabled: z.boolean().describe("Maintenance mode on: kamal-proxy answers 503 with `message`."),
+  message: str("The maintenance page's message.").optional(),
+  drainTimeoutSeconds: secondsField("Seconds to drain requests when maintenance starts."),
+});
+
+export const appHostSecretsSchema = z.object({
+  env: strMap("Secret environment variables, written to the 0600 env file."),
+  registryPassword: str("Registry password (sent to `docker login` on stdin).").optional(),
+  certificate: z.object({ certificatePem: z.string(), privateKeyPem: z.string() }).describe("The role's own TLS certificate and key.").optional(),
+});
+
+export const appHostSchema = z
+  .object({
+    host: str("The host as written in the role."),
+    service: str("The service name (container names, labels, kamal-proxy service names)."),
+    role: str("The role name."),
+    destination: str("The destination (environment) name."),
+    version: str("The version in the container name (`<service>-<role>-<destination>-<version>`)."),
+    image: str("The image reference to run (a digest reference when built by an `Image`)."),
+    primary: z.boolean().describe("Is this the primary role?"),
+    container: containerSpecSchema.describe("The container's settings."),
+    proxy: typed<Omit<RoleProxyConfig, "certificate"> & { customCertificate: boolean }>("kamal-proxy settings")
+      .describe("kamal-proxy settings of a proxied role (absent: not proxied).")
+      .optional(),
+    proxyContainer: str("The kamal-proxy container on the host."),
+    deployTimeoutSeconds: secondsField("Seconds a new container has to become healthy."),
+    drainTimeoutSeconds: secondsField("Seconds kamal-proxy drains the old container."),
+    readinessDelaySeconds: secondsField("Seconds a non-proxied container must keep running to count as ready."),
+    retainContainers: z.number().int().nonnegative().describe("Stopped containers kept for rollback."),
+    maintenance: maintenanceSchema.describe("Maintenance mode."),
+    registry: z.object({ server: z.string(), username: z.string() }).describe("The registry to log in to.").optional(),
+    secretEnvNames: z.array(z.string()).describe("Names of the secret environment variables (their values are in `secrets`)."),
+    connection: connectionSchema,
+    secrets: appHostSecretsSchema.describe("Secret env, registry password, certificate (secret)."),
+    delayBeforeSeconds: secondsField("Seconds to wait before booting (Kamal's `boot.wait` between host groups).").optional(),
+  })
+  .describe("One role of an `AppService` on one host: its container, its kamal-proxy route, its env file.");
+
+export type AppHostInputs = z.infer<typeof appHostSchema>;
+export type AppHostSecrets = z.infer<typeof appHostSecretsSchema>;
+/** The non-secret part of an AppHost: what a reviewer sees in a preview. */
+export type AppHostSpec = Omit<AppHostInputs, "connection" | "secrets" | "delayBeforeSeconds">;
+
+// ---------------------------------------------------------------------------------------------
+// ProxyHost: kamal-proxy on one host
+
+export const proxyHostSchema = z
+  .object({
+    host: str("The host."),
+    run: typed<ProxyRunConfig>("kamal-proxy run settings").describe("kamal-proxy's image, ports and docker options."),
+    owner: str("Who uses the proxy: `<project>/<stack>/<name>`."),
+    connection: connectionSchema,
+  })
+  .describe("kamal-proxy on one host, shared by every service and stack there.");
+
+export type ProxyHostInputs = z.infer<typeof proxyHostSchema>;
+
+// ---------------------------------------------------------------------------------------------
+// Command
+
+export const commandSchema = z
+  .object({
+    connection: connectionSchema.optional(),
+    create: str("Shell text run on create (and on update when `update` is not set)."),
+    update: str("Shell text run when an input changes.").optional(),
+    delete: str("Shell text run on destroy.").optional(),
+    stdin: str("Written to the command's standard input (secret-safe).").optional(),
+    environment: strMap("Extra environment variables for a local command.").optional(),
+    triggers: z.array(z.unknown()).describe("Any change replaces the resource.").optional(),
+  })
+  .describe("A shell command run on create, update and destroy, locally or over SSH.");
+
+export type CommandInputs = z.infer<typeof commandSchema>;
+
+export const commandOutputsSchema = z.object({
+  stdout: str("Standard output of the last run."),
+  stderr: str("Standard error of the last run."),
+});
+
+// ---------------------------------------------------------------------------------------------
+// BuildxBuilder
+
+/** What a builder node shows in state and previews: its settings without TLS material. */
+export type BuilderNodeSpec = Omit<BuilderNodeConfig, "tls"> & { tls?: { serverName?: string } };
+
+export const buildxBuilderSchema = z
+  .object({
+    name: str("The buildx builder name."),
+    driver: z.enum(["docker-container", "remote", "kubernetes"]).describe("The buildx driver.") satisfies z.ZodType<BuildxDriver>,
+    driverOptions: strMap("Plain driver options, in argv order."),
+    nodes: z.array(typed<BuilderNodeSpec>("a builder node")).describe("Node 0 is created, the others appended."),
+    secrets: z
+      .object({
+        env: strMap("Secret buildkitd environment."),
+        proxyEnv: strMap("HTTP_PROXY / HTTPS_PROXY / NO_PROXY for RUN steps."),
+        tls: z.array(typed<BuilderTlsArgs>("TLS files").nullable()).describe("TLS PEMs per node."),
+      })
+      .describe("Secret env, proxy and TLS material (secret)."),
+  })
+  .describe("A `docker buildx` builder.");
+
+export type BuildxBuilderInputs = z.infer<typeof buildxBuilderSchema>;
+
+// ---------------------------------------------------------------------------------------------
+// Image
+
+export const imageSchema = z
+  .object({
+    context: str("Build context, as written (relative to the Pulumi project directory)."),
+    dockerfile: str("Dockerfile, as written (relative to the Pulumi project directory)."),
+    contextHash: str("sha256 of the context as BuildKit receives it (after .dockerignore) and the Dockerfile."),
+    target: str("`--target` stage.").optional(),
+    buildArgs: strMap("`--build-arg` values."),
+    ssh: z.array(z.string()).describe("`--ssh` values."),
+    platforms: z.array(z.string()).describe("`--platform` values."),
+    tags: z.array(z.string()).describe("`--tag` values."),
+    labels: strMap("`--label` values."),
+    exports: typed<ImageConfig["exports"]>("exports").describe("Where the image goes: push, load, OCI."),
+    cacheFrom: z.array(typed<CacheArgs>("a cache source")).describe("`--cache-from` sources."),
+    cacheTo: z.array(typed<CacheArgs>("a cache destination")).describe("`--cache-to` destinations."),
+    noCache: z.boolean().describe("`--no-cache`."),
+    pull: z.boolean().describe("`--pull`."),
+    provenance: z.union([z.boolean(), z.enum(["min", "max"])]).describe("`--provenance`.").optional(),
+    sbom: z.boolean().describe("`--sbom`.").optional(),
+    network: z.enum(["default", "none", "host"]).describe("`--network` for RUN steps.").optional(),
+    builder: str("`--builder`.").optional(),
+    trustedCaFiles: z.array(z.string()).describe("CA files the buildx client trusts besides the system's.").optional(),
+    secrets: z
+      .object({ build: strMap("Build secrets by id."), proxyEnv: strMap("The builder's proxy for RUN steps.") })
+      .describe("Build secrets and proxy (secret)."),
+  })
+  .describe("A `docker buildx build`.");
+
+export type ImageInputs = z.infer<typeof imageSchema>;
+
+export const imageOutputsSchema = z.object({
+  digest: str("The digest buildx reports (`containerimage.digest`)."),
+  ref: str("`repository@digest` of the first tag when pushed, else the first tag."),
+});
+export type ImageOutputs = ImageInputs & z.infer<typeof imageOutputsSchema>;

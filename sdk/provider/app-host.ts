@@ -1,0 +1,224 @@
+/**
+ * `berth:index:AppHost`: one role of an AppService on one host — Kamal's boot sequence, run over SSH.
+ *
+ *   write the secret env file (0600, over stdin) → registry login (password over stdin) → pull
+ *   (skipped for a retained or digest-pinned image) → run the new container → proxied roles:
+ *   `kamal-proxy deploy` (health-check, switch, drain); other roles: wait until running/healthy
+ *   → stop the role's other containers → keep the newest `retainContainers` stopped ones.
+ *
+ * A failed health check stops the new container and leaves the old one serving; the error names
+ * the host, the step, the exit code and the container's last log lines (secrets redacted).
+ * `read` (refresh, import) reports what really runs: the version and image of the running
+ * container, the env file's variables, and kamal-proxy's route (hosts, paths, TLS, maintenance).
+ */
+import { randomBytes } from "node:crypto";
+import { appHostSchema, type AppHostInputs } from "../config/resources";
+import { appRunArgv, containerName, envFileContent, envFilePath, healthStatusScript, loginArgv, parseEnvFile, serviceName } from "../commands/app";
+import { parseProxyList, proxyDeployArgv, proxyListArgv, proxyRemoveArgv, proxyResumeArgv, proxyStopArgv, proxyTarget, proxyTlsPaths } from "../commands/proxy";
+import {
+  chownToContainerUserScript,
+  cleanupScript,
+  containerExistsScript,
+  logsScript,
+  pullScript,
+  readFileScript,
+  removeContainersScript,
+  removeFileScript,
+  runningRoleContainersArgv,
+  startScript,
+  stopNewScript,
+  tolerateScript,
+  writeSecretFileScript,
+} from "../commands/rollout";
+import { line } from "../commands/shell";
+import type { RoleProxyConfig } from "../config/proxy";
+import { progress } from "./log";
+import type { DiffKind, ResourceDef } from "./resource";
+import { type Connection, exec, lastLines, RemoteCommandError, run } from "./ssh";
+
+export const APP_HOST_TOKEN = "berth:index:AppHost";
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** The role's kamal-proxy settings with its certificate (from `secrets`). */
+function fullProxy(s: AppHostInputs): RoleProxyConfig {
+  const { customCertificate: _c, ...rest } = s.proxy!;
+  return { ...rest, certificate: s.secrets.certificate };
+}
+
+function say(s: AppHostInputs, phase: string): Promise<void> {
+  return progress(`${s.host} ${serviceName(s.service, s.role, s.destination)}: ${phase}`);
+}
+
+/** Waits until a non-proxied container is running (and still running after the readiness delay) or healthy. */
+async function waitHealthy(c: Connection, s: AppHostInputs, name: string): Promise<void> {
+  const deadline = Date.now() + s.deployTimeoutSeconds * 1000;
+  let attempt = 0;
+  let status = "";
+  while (Date.now() < deadline) {
+    status = (await exec(c, healthStatusScript(name))).stdout.trim();
+    if (status === "healthy") return;
+    if (status === "running") {
+      await sleep(Math.min(s.readinessDelaySeconds * 1000, Math.max(0, deadline - Date.now())));
+      status = (await exec(c, healthStatusScript(name))).stdout.trim();
+      if (status === "running" || status === "healthy") return;
+    }
+    if (["unhealthy", "exited", "dead"].includes(status)) break;
+    attempt += 1;
+    await sleep(Math.min(attempt, 5) * 1000);
+  }
+  const logs = (await exec(c, logsScript(name))).stdout;
+  await exec(c, stopNewScript(name));
+  throw new RemoteCommandError(s.host, `waiting for ${name} to be running (last status: ${status || "none"})`, 1, `container logs:\n${lastLines(logs, 30)}`);
+}
+
+/** Boots `version` of the role on the host. */
+async function boot(s: AppHostInputs): Promise<void> {
+  const c = s.connection;
+  const svc = serviceName(s.service, s.role, s.destination);
+  const name = containerName(s.service, s.role, s.destination, s.version);
+  if (s.delayBeforeSeconds) await sleep(s.delayBeforeSeconds * 1000);
+
+  const envFile = envFilePath(s.service, s.destination, s.role);
+  await run(c, "writing the env file", writeSecretFileScript(envFile), { stdin: envFileContent(s.secrets.env) });
+  if (s.registry && s.secrets.registryPassword !== undefined) {
+    await run(c, `docker login ${s.registry.server}`, line(loginArgv(s.registry.server, s.registry.username)), { stdin: s.secrets.registryPassword });
+  }
+  const retained = (await exec(c, containerExistsScript(name))).code === 0;
+  await say(s, retained ? `reusing the retained image of ${s.version}` : `pulling ${s.image}`);
+  await run(c, `pulling ${s.image}`, pullScript(s.image, retained));
+
+  await say(s, `starting ${name}`);
+  const started = await run(c, `starting ${name}`, startScript(name, appRunArgv(s, envFile), randomBytes(8).toString("hex")));
+  const id = started.stdout.trim().split("\n").pop() ?? "";
+  if (!id) throw new RemoteCommandError(s.host, `starting ${name}`, 1, "docker run returned no container id");
+
+  if (s.proxy) {
+    const proxy = fullProxy(s);
+    let tlsPaths;
+    if (proxy.certificate) {
+      tlsPaths = proxyTlsPaths(s.service, s.destination, s.role);
+      await run(c, "writing the TLS certificate", writeSecretFileScript(tlsPaths.hostCertificate), { stdin: proxy.certificate.certificatePem });
+      await run(c, "writing the TLS key", writeSecretFileScript(tlsPaths.hostPrivateKey), { stdin: proxy.certificate.privateKeyPem });
+      // The files and their (0700) directories belong to kamal-proxy's user inside its container.
+      const tlsDir = tlsPaths.hostDir;
+      const appDirOnHost = tlsDir.slice(0, tlsDir.lastIndexOf("/tls/"));
+      const owned = [appDirOnHost, `${appDirOnHost}/tls`, tlsDir, tlsPaths.hostCertificate, tlsPaths.hostPrivateKey];
+      await run(c, "handing the TLS files to kamal-proxy", chownToContainerUserScript(s.proxyContainer, owned));
+    }
+    await say(s, `health-checking ${name} (${proxy.healthcheck.path}) through kamal-proxy`);
+    const deploy = proxyDeployArgv({
+      service: svc,
+      target: proxyTarget(id, proxy),
+      proxy,
+      deployTimeoutSeconds: s.deployTimeoutSeconds,
+      drainTimeoutSeconds: s.drainTimeoutSeconds,
+      tlsPaths,
+      container: s.proxyContainer,
+    });
+    const r = await exec(c, line(deploy), { step: `kamal-proxy deploy of ${name}` });
+    if (r.code !== 0) {
+      const logs = (await exec(c, logsScript(name))).stdout;
+      await exec(c, stopNewScript(name));
+      throw new RemoteCommandError(
+        s.host,
+        `kamal-proxy deploy of ${name} (the previous version keeps serving)`,
+        r.code,
+        `${r.stdout}${r.stderr}\ncontainer logs (last lines):\n${lastLines(logs, 30)}`,
+      );
+    }
+    await say(s, `switched to ${name}; stopping the previous containers`);
+  } else {
+    await say(s, `waiting for ${name} to be running`);
+    await waitHealthy(c, s, name);
+  }
+  await run(c, "stopping old containers", cleanupScript({ service: s.service, role: s.role, destination: s.destination }, id, s.retainContainers, s.container.stopTimeoutSeconds));
+  await say(s, `${s.version} is live`);
+}
+
+/** Turns maintenance on or off when it differs from `before`. */
+async function maintenance(s: AppHostInputs, before?: AppHostInputs["maintenance"]): Promise<void> {
+  if (!s.proxy) return;
+  const svc = serviceName(s.service, s.role, s.destination);
+  if (s.maintenance.enabled) {
+    if (before?.enabled && before.message === s.maintenance.message) return;
+    await say(s, "maintenance on");
+    await run(s.connection, "maintenance on", line(proxyStopArgv(svc, s.maintenance.drainTimeoutSeconds, s.maintenance.message, s.proxyContainer)));
+  } else if (before?.enabled) {
+    await say(s, "maintenance off");
+    await run(s.connection, "maintenance off", line(proxyResumeArgv(svc, s.proxyContainer)));
+  }
+}
+
+/** Paths whose change alone does not redeploy: recorded in state (and maintenance toggled). */
+const NO_BOOT = ["connection", "delayBeforeSeconds", "maintenance", "secretEnvNames"];
+
+function needsBoot(changes: Record<string, DiffKind>): boolean {
+  return Object.keys(changes).some((p) => !NO_BOOT.some((k) => p === k || p.startsWith(`${k}.`) || p.startsWith(`${k}[`)));
+}
+
+/** What really runs for this role on the host, as the inputs that would produce it; undefined when nothing runs. */
+async function observe(s: AppHostInputs): Promise<AppHostInputs | undefined> {
+  const c = s.connection;
+  const svc = serviceName(s.service, s.role, s.destination);
+  const ps = await run(c, "listing the role's containers", line(runningRoleContainersArgv({ service: s.service, role: s.role, destination: s.destination })));
+  const running = ps.stdout
+    .split("\n")
+    .map((l) => l.split("\t"))
+    .filter(([name]) => name?.startsWith(`${svc}-`) && !name.includes("_replaced_"));
+  if (running.length === 0) return undefined;
+  // The wanted version when it runs, else the newest one listed (docker lists newest first).
+  const [name, image] = running.find(([n]) => n === containerName(s.service, s.role, s.destination, s.version)) ?? running[0];
+  const observed: AppHostInputs = { ...s, version: name.slice(svc.length + 1), image };
+
+  const env = await exec(c, readFileScript(envFilePath(s.service, s.destination, s.role)), { step: "reading the env file" });
+  observed.secrets = { ...s.secrets, env: env.code === 0 ? parseEnvFile(env.stdout) : {} };
+
+  if (s.proxy) {
+    const list = await exec(c, line(proxyListArgv(s.proxyContainer)), { step: "kamal-proxy list" });
+    const route = list.code === 0 ? parseProxyList(list.stdout).find((r) => r.service === svc) : undefined;
+    if (!route) {
+      observed.proxy = undefined;
+    } else {
+      observed.proxy = { ...s.proxy, hosts: route.hosts, pathPrefixes: route.pathPrefixes, ssl: route.tls };
+      observed.maintenance = { ...s.maintenance, enabled: route.state === "stopped" };
+    }
+  }
+  return observed;
+}
+
+export const appHostResource: ResourceDef<AppHostInputs> = {
+  token: APP_HOST_TOKEN,
+  inputs: appHostSchema,
+  secretInputs: ["connection", "secrets"],
+  replaceOnChanges: ["host", "service", "role", "destination"],
+
+  async create(s) {
+    await boot(s);
+    await maintenance(s);
+    return { id: `${s.host}/${serviceName(s.service, s.role, s.destination)}` };
+  },
+
+  async update(_id, olds, news, changes) {
+    if (needsBoot(changes)) await boot(news);
+    await maintenance(news, olds.maintenance);
+  },
+
+  async delete(_id, s) {
+    const c = s.connection;
+    const svc = serviceName(s.service, s.role, s.destination);
+    await say(s, "removing");
+    if (s.proxy) await run(c, `kamal-proxy remove ${svc}`, tolerateScript(proxyRemoveArgv(svc, s.proxyContainer), "not found"));
+    await run(c, `removing the containers of ${svc}`, removeContainersScript({ service: s.service, role: s.role, destination: s.destination }));
+    await run(c, "removing the env file", removeFileScript(envFilePath(s.service, s.destination, s.role)));
+  },
+
+  async read(id, s) {
+    const observed = await observe(s);
+    if (!observed) {
+      await say(s, "nothing runs there; the next up deploys it");
+      return undefined;
+    }
+    return { id, inputs: observed };
+  },
+};
