@@ -7,7 +7,7 @@ import { createHash } from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { BerthConfigError, show, type Problem } from "../config/errors";
-import { dockerignoreMatcher, imageDefaults, type DockerignoreMatcher } from "../config/image";
+import { DockerignoreError, dockerignoreMatcher, imageDefaults, type DockerignoreMatcher } from "../config/image";
 
 /** A build context and Dockerfile as recorded in state, and their content hash. */
 export interface HashedContext {
@@ -58,9 +58,15 @@ export function hashContext(projectDir: string, context: string, dockerfile?: st
   }
   if (problems.length) throw new BerthConfigError("Image", problems);
 
-  const excluded = ignoreMatcher(contextPath, dockerfilePath, recorded);
+  const ignore = ignoreFile(contextPath, dockerfilePath, recorded);
   const h = createHash("sha256");
-  walk(contextPath, "", excluded, h);
+  try {
+    walk(contextPath, "", dockerignoreMatcher(ignore?.content ?? ""), h);
+  } catch (e) {
+    // Docker refuses some patterns when it reads the file, others when it first uses them.
+    if (!(e instanceof DockerignoreError) || !ignore) throw e;
+    throw new BerthConfigError("Image", [{ path: ignore.field, message: `has an ignore file Docker refuses, ${show(ignore.shown)}: ${e.message} Fix or remove that line.` }]);
+  }
   h.update(`dockerfile\0${fileDigest(dockerfilePath)}`);
   return { ...recorded, hash: `sha256:${h.digest("hex")}` };
 }
@@ -77,23 +83,20 @@ function statOrUndefined(p: string): fs.Stats | undefined {
   return fs.statSync(p, { throwIfNoEntry: false });
 }
 
-/** The matcher of the ignore file buildx uses: `<Dockerfile>.dockerignore` if present, else `<context>/.dockerignore`. */
-function ignoreMatcher(contextPath: string, dockerfilePath: string, recorded: { context: string; dockerfile: string }): DockerignoreMatcher {
+/** The ignore file buildx uses: `<Dockerfile>.dockerignore` if present, else `<context>/.dockerignore`. */
+function ignoreFile(contextPath: string, dockerfilePath: string, recorded: { context: string; dockerfile: string }): { content: string; field: string; shown: string } | undefined {
   const candidates = [
     { file: `${dockerfilePath}.dockerignore`, field: "dockerfile", shown: `${recorded.dockerfile}.dockerignore` },
-    { file: path.join(contextPath, ".dockerignore"), field: "context", shown: `${recorded.context}/.dockerignore` },
+    { file: path.join(contextPath, ".dockerignore"), field: "context", shown: path.posix.join(recorded.context, ".dockerignore") },
   ];
   const found = candidates.find((c) => statOrUndefined(c.file)?.isFile());
-  if (!found) return dockerignoreMatcher("");
-  const content = fs.readFileSync(found.file, "utf8");
-  try {
-    return dockerignoreMatcher(content);
-  } catch (e) {
-    throw new BerthConfigError("Image", [{ path: found.field, message: `has an ignore file Docker refuses, ${show(found.shown)}: ${(e as Error).message} Fix or remove that line.` }]);
-  }
+  return found && { content: fs.readFileSync(found.file, "utf8"), field: found.field, shown: found.shown };
 }
 
-/** Adds the entries under `dir` (relative path `rel`) in name order. */
+/**
+ * Adds the entries under `dir` (relative path `rel`) in name order. The records are those of earlier
+ * Berth versions: changing them changes every hash, and so rebuilds every `Image` on upgrade.
+ */
 function walk(dir: string, rel: string, excluded: DockerignoreMatcher, h: ReturnType<typeof createHash>): void {
   const entries = fs.readdirSync(dir, { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   for (const e of entries) {
@@ -116,7 +119,7 @@ function walk(dir: string, rel: string, excluded: DockerignoreMatcher, h: Return
   }
 }
 
-const chunk = Buffer.alloc(1 << 20);
+const chunk = Buffer.alloc(1 << 16);
 
 /** Hex sha256 of a file's content, read in chunks. */
 function fileDigest(file: string): string {

@@ -63,10 +63,12 @@ export class Image extends pulumi.ComponentResource {
   constructor(name: string, args: ImageArgs, opts: pulumi.ComponentResourceOptions = {}) {
     super(IMAGE_TYPE, name, {}, opts);
     const { builder, useBuilderProxy, context, dockerfile, ...rest } = args;
-    // Recorded as written, relative to the project directory (where the program and the provider
-    // run), so the same program previews the same from any checkout.
-    const projectDir = process.cwd();
-    const hashed = hashContext(projectDir, context, dockerfile);
+    // Recorded relative to the project directory (where Pulumi.yaml is, and where the provider
+    // runs), so the same program previews the same from any checkout. Paths are read from the
+    // program's working directory, as Node does.
+    const root = pulumi.runtime.getRootDirectory();
+    const projectDir = path.isAbsolute(root) ? root : process.cwd();
+    const hashed = hashContext(projectDir, path.resolve(context), dockerfile === undefined ? undefined : path.resolve(dockerfile));
     const builderName = builder instanceof BuildxBuilder ? builder.builderName : builder;
     const input = { ...rest, context: path.resolve(projectDir, hashed.context), dockerfile: path.resolve(projectDir, hashed.dockerfile), builder: builderName, destination: args.destination ?? pulumi.getStack() };
 

@@ -401,7 +401,7 @@ function readIgnoreFile(content: string): IgnoreLine[] {
   return out;
 }
 
-/** A `.dockerignore` pattern that Docker refuses (the build fails), or that Berth cannot read as Docker does. */
+/** A `.dockerignore` pattern that Docker refuses: a build with it fails. */
 export class DockerignoreError extends Error {
   constructor(
     /** 1-based line of the ignore file. */
@@ -410,7 +410,7 @@ export class DockerignoreError extends Error {
     readonly text: string,
     reason: string,
   ) {
-    super(`line ${line}: ${show(text)} ${reason}.`);
+    super(`line ${line}: \`${text}\` ${reason}.`);
     this.name = "DockerignoreError";
   }
 }
@@ -450,7 +450,7 @@ function matchChunk(chunk: string[], s: string[]): string[] | false | "bad" {
   while (c < chunk.length) {
     failed ||= k >= s.length;
     if (chunk[c] === "[") {
-      const r = failed ? -1 : s[k++].codePointAt(0)!;
+      const r: number = failed ? -1 : s[k++].codePointAt(0)!;
       const negated = chunk[++c] === "^";
       if (negated) c++;
       let match = false;
@@ -529,8 +529,8 @@ const POSIX_CLASSES: Record<string, Range[]> = {
 const PERL_CLASSES: Record<string, Range[]> = { d: DIGIT, s: [[0x09, 0x0a], [0x0c, 0x0d], [0x20, 0x20]], w: WORD };
 /** Go regexp's C escapes. */
 const C_ESCAPES: Record<string, number> = { a: 0x07, f: 0x0c, n: 0x0a, r: 0x0d, t: 0x09, v: 0x0b };
-/** Go regexp's one-letter Unicode classes `\pL` as JavaScript class members (Go's `C` has no unassigned code points). */
-const UNICODE_CLASSES: Record<string, string> = { L: "\\p{L}", M: "\\p{M}", N: "\\p{N}", P: "\\p{P}", S: "\\p{S}", Z: "\\p{Z}", C: "\\p{Cc}\\p{Cf}\\p{Co}\\p{Cs}" };
+/** The one-letter Unicode categories of Go regexp's `\pL` (any case, as Go 1.25+ reads them). */
+const UNICODE_CATEGORIES = "CLMNPSZ";
 const own = <T>(table: Record<string, T>, key: string): T | undefined => (Object.hasOwn(table, key) ? table[key] : undefined);
 
 function complement(ranges: Range[]): Range[] {
@@ -555,8 +555,8 @@ type Escape = { char: number } | { members: string; negated?: boolean } | { asse
  * Translates the Go regexp that Docker compiles a pattern to into an equivalent JavaScript one
  * (flag `u`), following Go's regexp/syntax with Perl flags for what Docker's compile can emit:
  * literals, `\`-escapes (punctuation, `\d\s\w`, `\pL`, C, octal and hex escapes, `\A \z \b \B`,
- * `\Q…\E`), classes (with `[:name:]`), `.`, `(…)?`, `*`, `^`, `$`. Throws the reason Go refuses
- * it, or that Berth does not model it (`\PC` inside a class).
+ * `\Q…\E`), classes (with `[:name:]`), `.`, `(…)?`, `*`, `^`, `$`, and the `|`, `{n,m}` that
+ * Docker fails to escape. Throws the reason Go refuses it.
  */
 function goRegexToJs(re: string): string {
   const cs = Array.from(re);
@@ -568,12 +568,12 @@ function goRegexToJs(re: string): string {
     const refused = () => new Error(`has \`\\${c}\`, which Docker reads as a regular-expression escape and refuses. Remove the \`\\\``);
     if (c.codePointAt(0)! < 0x80 && !/[A-Za-z0-9]/.test(c)) return { char: c.codePointAt(0)! };
     const perl = own(PERL_CLASSES, c.toLowerCase());
-    if (perl) return { members: members(perl), negated: c !== c.toLowerCase() };
+    if (perl) return { members: members(c === c.toLowerCase() ? perl : complement(perl)) };
     if (c === "p" || c === "P") {
-      const unicode = own(UNICODE_CLASSES, cs[k] ?? "");
-      if (!unicode) throw refused();
+      const category = (cs[k] ?? "").toUpperCase();
+      if (category.length !== 1 || !UNICODE_CATEGORIES.includes(category)) throw refused();
       k++;
-      return { members: unicode, negated: c === "P" };
+      return { members: `\\p{${category}}`, negated: c === "P" };
     }
     if (own(C_ESCAPES, c) !== undefined) return { char: C_ESCAPES[c] };
     if (c === "0" || (c >= "1" && c <= "7" && isOctal(cs[k]))) {
@@ -621,10 +621,7 @@ function goRegexToJs(re: string): string {
       if (cs[k] === "\\" && /^[dDsSwWpP]$/.test(cs[k + 1] ?? "")) {
         k++;
         const e = escape(true) as { members: string; negated?: boolean };
-        if (!e.negated) body += e.members;
-        else if (cs[k - 2] !== "P") body += members(complement(PERL_CLASSES[cs[k - 1].toLowerCase()]));
-        else if (cs[k - 1] !== "C") body += `\\P${e.members.slice(2)}`;
-        else throw new Error("has `\\PC` in a character class, which Berth does not support. Use `[^\\pC]` instead");
+        body += e.negated ? e.members.replace("\\p", "\\P") : e.members;
         continue;
       }
       const lo = classChar();
@@ -637,23 +634,72 @@ function goRegexToJs(re: string): string {
       body += lo === hi ? codePoint(lo) : `${codePoint(lo)}-${codePoint(hi)}`;
     }
   };
+  // A decimal for a repetition, as Go's `parseInt`: no leading zero; -1 when too big.
+  const int = (): number | undefined => {
+    if (!/^[0-9]$/.test(cs[k] ?? "") || (cs[k] === "0" && /^[0-9]$/.test(cs[k + 1] ?? ""))) return undefined;
+    let n = 0;
+    for (; /^[0-9]$/.test(cs[k] ?? ""); k++) n = n < 0 || n >= 1e8 ? -1 : n * 10 + Number(cs[k]);
+    return n;
+  };
+  // `{min}`, `{min,}` or `{min,max}` after a `{` (max -1: none), or undefined when `{` is a literal.
+  const repetition = (): { min: number; max: number } | undefined => {
+    const start = k;
+    let min = int();
+    let max = min;
+    if (min !== undefined && cs[k] === ",") {
+      k++;
+      max = cs[k] === "}" ? -1 : int();
+      if (max !== undefined && max < -1) min = -1;
+    }
+    if (min !== undefined && max !== undefined && cs[k] === "}") {
+      k++;
+      return { min, max };
+    }
+    k = start;
+    return undefined;
+  };
   let out = "";
+  // What a repetition would apply to: nothing (start, after `|` or `(`), an atom, or a repetition.
+  let last: "none" | "atom" | "repeat" = "none";
+  const repeat = (js: string, text: string) => {
+    if (last !== "atom") throw new Error(`has a repetition \`${text}\` with ${last === "none" ? "nothing" : "another repetition"} before it, which Docker refuses`);
+    out += js;
+    last = "repeat";
+  };
   while (k < cs.length) {
     const c = cs[k++];
     if (c === "\\" && cs[k] === "Q") {
       // `\Q…\E`: everything up to `\E` (or the end) is literal.
       let end = k + 1;
       while (end < cs.length && !(cs[end] === "\\" && cs[end + 1] === "E")) end++;
-      out += cs.slice(k + 1, end).map((l) => codePoint(l.codePointAt(0)!)).join("");
+      const literal = cs.slice(k + 1, end);
+      out += literal.map((l) => codePoint(l.codePointAt(0)!)).join("");
+      if (literal.length > 0) last = "atom";
       k = end + 2;
     } else if (c === "\\") {
       const e = escape(false);
-      out += "char" in e ? codePoint(e.char) : "members" in e ? `[${e.negated ? "^" : ""}${e.members}]` : e.assertion;
-    } else if (c === "[") out += parseClass();
-    else if (c === ".") out += "[^\\n]";
-    else if (c === "(") out += "(?:";
-    else if (")*?^$".includes(c)) out += c;
-    else out += codePoint(c.codePointAt(0)!);
+      out += "char" in e ? codePoint(e.char) : "members" in e ? `[${e.negated ? "^" : ""}${e.members}]` : `(?:${e.assertion})`;
+      last = "atom";
+    } else if (c === "[") {
+      out += parseClass();
+      last = "atom";
+    } else if (c === "{") {
+      const r = repetition();
+      if (r === undefined) {
+        out += codePoint(0x7b);
+        last = "atom";
+      } else if (r.min < 0 || r.min > 1000 || r.max > 1000 || (r.max >= 0 && r.min > r.max)) {
+        throw new Error("has a repetition `{…}` with a count over 1000 or a minimum over its maximum, which Docker refuses");
+      } else repeat(`{${r.min}${r.max === r.min ? "" : `,${r.max < 0 ? "" : r.max}`}}`, "{…}");
+    } else if (c === "*" || c === "?") repeat(c, c);
+    else if (c === "|" || c === "(") {
+      out += c === "(" ? "(?:" : c;
+      last = "none";
+    } else {
+      // JavaScript cannot repeat a bare `^` or `$`; Go can.
+      out += c === "^" || c === "$" ? `(?:${c})` : c === "." ? "[^\\n]" : c === ")" ? c : codePoint(c.codePointAt(0)!);
+      last = "atom";
+    }
   }
   return out;
 }
@@ -687,7 +733,7 @@ function compilePattern(pattern: string, fail: (reason: string) => Error): (path
     } else if (c === "?") {
       re += "[^/]";
       kind = "regexp";
-    } else if (".+()|{}$".includes(c)) re += `\\${c}`;
+    } else if (".+()$".includes(c)) re += `\\${c}`; // Docker means to escape `|{}` too, but its bitmap misses them.
     else if (c === "\\" && k < cs.length) {
       re += `\\${cs[k++]}`;
       kind = "regexp";

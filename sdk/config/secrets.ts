@@ -1,7 +1,8 @@
 /**
  * Where a secret may go in `AppService` args. A Pulumi secret given anywhere stays a secret:
  *
- *   - under `ssh`, `registry.password`, a certificate, or an env's `secret` map: as designed;
+ *   - under `ssh`, `registry.password`, a role's TLS certificate and key, or an env's `secret`
+ *     map: as designed;
  *   - in an env's `clear` map (root, role, or host tag): moved to that env's `secret` map, so it is
  *     written to the 0600 env file and never appears in `docker run` argv or plain state;
  *   - anywhere else (labels, cmd, options, volumes, names…): refused, naming the field, since
@@ -63,7 +64,9 @@ export function placeSecrets<T extends object>(args: T, secretPaths: readonly (r
       problems.push({ path: "(root)", message: "the whole args object is a secret; mark only the secret values (`pulumi.secret` on an env value, `config.requireSecret`)." });
       continue;
     }
-    if (path[0] === "ssh" || path.includes("certificate") || (path[0] === "registry" && path[1] === "password")) continue;
+    if (path[0] === "ssh" || (path[0] === "registry" && path[1] === "password")) continue;
+    // A role's own TLS certificate and key (`proxy.ssl`, root or role): written 0600 for kamal-proxy.
+    if (path.some((k) => k === "certificate" || k === "certificatePem" || k === "privateKeyPem") || (path.includes("proxy") && path[path.length - 1] === "ssl")) continue;
     const env = envPrefix(path);
     if (env) {
       const [where, key] = env.rest;

@@ -216,7 +216,7 @@ export const appHostResource: ResourceDef<AppHostInputs> = {
   async read(id, s) {
     const observed = await observe(s);
     if (!observed) {
-      await say(s, "nothing runs there; the next up deploys it");
+      await say(s, `${containerName(s.service, s.role, s.destination, s.version)} is not running; the next up deploys it`);
       return undefined;
     }
     return { id, inputs: observed };

@@ -1,13 +1,27 @@
 /** Keeping secret values out of error messages that leave the provider. */
 import { redact } from "./local";
-import { secretStrings } from "./values";
+import { plainStrings, reveal, secretStrings } from "./values";
+
+/** The parts of a (secret) connection that name things rather than hide them: host, user, paths. */
+function connectionNames(raw: unknown): string[] {
+  const all = reveal<Record<string, any>>(raw);
+  const out: string[] = [];
+  for (const c of [all?.connection, all?.olds?.connection, all?.news?.connection]) {
+    if (!c || typeof c !== "object") continue;
+    out.push(...[c.host, c.user, c.privateKeyPath, c.knownHostsPath, c.hostKey, c.proxy?.host, c.proxy?.user, c.proxy?.hostKey].filter((x) => typeof x === "string"));
+  }
+  return out;
+}
 
 /**
  * Every secret string in `raw` (what the engine sent), and each line of a multi-line one (a
- * container may log a single line of a PEM key or a multi-line value).
+ * container may log a single line of a PEM key or a multi-line value). A string that also appears
+ * outside any secret (a host name inside the secret connection is also the plain `host`) is not
+ * one: hiding it would only hide which host failed.
  */
 export function secretsIn(raw: unknown): string[] {
-  const all = secretStrings(raw);
+  const plain = new Set([...plainStrings(raw), ...connectionNames(raw)]);
+  const all = secretStrings(raw).filter((s) => !plain.has(s));
   const lines = all.flatMap((s) => (s.includes("\n") ? s.split("\n").map((l) => l.trim()).filter((l) => l.length >= 8) : []));
   return [...new Set([...all, ...lines])].filter((s) => s.length >= 3);
 }

@@ -76,6 +76,16 @@ export function secretStrings(v: unknown, inSecret = false): string[] {
   return [];
 }
 
+/** Every string outside any secret in `v`. */
+export function plainStrings(v: unknown): string[] {
+  if (isSecretValue(v)) return [];
+  if (isOutputValue(v)) return v.secret === true ? [] : plainStrings(v.value);
+  if (typeof v === "string") return [v];
+  if (Array.isArray(v)) return v.flatMap(plainStrings);
+  if (isObj(v)) return Object.values(v).flatMap(plainStrings);
+  return [];
+}
+
 /**
  * Property paths (Pulumi's syntax: `a.b`, `a["x.y"]`, `a[0]`) where `olds` and `news` differ, with
  * the kind of change. Objects are compared key by key; arrays and scalars as a whole. An unknown

@@ -227,9 +227,9 @@ describe("real: Proxy and bad input", function () {
       assert.deepEqual(Object.keys(before.changeSummary), ["same"], "without a refresh Berth cannot know");
       let refreshOut = "";
       await s.refresh({ onOutput: (o) => (refreshOut += o) });
-      assert.match(refreshOut, /drift-web-staging-v1 is not running; the next up redeploys it/);
+      assert.match(refreshOut, /drift-web-staging-v1 is not running; the next up deploys it/);
       const p = await s.preview();
-      assert.equal(p.changeSummary.update, 1, JSON.stringify(p.changeSummary));
+      assert.equal(p.changeSummary.create, 1, JSON.stringify(p.changeSummary));
       await s.up();
       assert.equal((await get(host, "drift.test")).body.trim(), "version v1");
       const after = await s.preview();
