@@ -401,7 +401,8 @@ function hostChange(rc: ResourceChange): HostChange {
   if (rc.change === "delete" || !newV) return h;
   if (rc.change === "create" || !oldV) {
     if (newV.image !== undefined) add(`image: ${show(shortDigest(newV.image))}`);
-    if (at(newV, "maintenance", "enabled") === true) {
+    // Maintenance is kamal-proxy's: it means nothing for a role that is not proxied.
+    if (at(newV, "maintenance", "enabled") === true && newV.proxy !== undefined) {
       h.maintenance = "on";
       maintenanceOn(newV.maintenance);
     }
@@ -434,7 +435,8 @@ function hostChange(rc: ResourceChange): HostChange {
 
   // Maintenance (kamal-proxy stop / resume).
   const [om, nm] = [oldV.maintenance, newV.maintenance];
-  const [was, is] = [at(om, "enabled") === true, at(nm, "enabled") === true];
+  const proxied = newV.proxy !== undefined || oldV.proxy !== undefined;
+  const [was, is] = [proxied && at(om, "enabled") === true, proxied && at(nm, "enabled") === true];
   if (!was && is) {
     h.maintenance = "on";
     maintenanceOn(nm);

@@ -118,9 +118,12 @@ export function runningContainerScript(name: string): string {
   return line([...containerIdArgv(name), "--filter", "status=running"]);
 }
 
-/** Prints `<name>\t<image>` for each running container of the role. */
-export function runningRoleContainersArgv(f: RoleFilter): Argv {
-  return [...listContainersArgv(f, "{{.Names}}\t{{.Image}}"), "--filter", "status=running"];
+/**
+ * Prints `/<name>\t<image>` for each running container of the role, newest first; the image
+ * exactly as `docker run` was given it (`docker ps` may show an id once the tag has moved).
+ */
+export function runningRoleContainersScript(f: RoleFilter): string {
+  return pipe([...listContainersArgv(f, "{{.Names}}"), "--filter", "status=running"], ["xargs", "-r", ...docker("inspect", "--format", "{{.Name}}\t{{.Config.Image}}")]);
 }
 
 /** Prints a file (relative to the login user's home); exits 3 when it does not exist. */

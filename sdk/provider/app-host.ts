@@ -24,7 +24,7 @@ import {
   readFileScript,
   removeContainersScript,
   removeFileScript,
-  runningRoleContainersArgv,
+  runningRoleContainersScript,
   startScript,
   stopNewScript,
   tolerateScript,
@@ -161,10 +161,10 @@ function needsBoot(changes: Record<string, DiffKind>): boolean {
 async function observe(s: AppHostInputs): Promise<AppHostInputs | undefined> {
   const c = s.connection;
   const svc = serviceName(s.service, s.role, s.destination);
-  const ps = await run(c, "listing the role's containers", line(runningRoleContainersArgv({ service: s.service, role: s.role, destination: s.destination })));
+  const ps = await run(c, "listing the role's containers", runningRoleContainersScript({ service: s.service, role: s.role, destination: s.destination }));
   const running = ps.stdout
     .split("\n")
-    .map((l) => l.split("\t"))
+    .map((l) => l.replace(/^\//, "").split("\t"))
     .filter(([name]) => name?.startsWith(`${svc}-`) && !name.includes("_replaced_"));
   if (running.length === 0) return undefined;
   // The wanted version when it runs, else the newest one listed (docker lists newest first).
