@@ -130,3 +130,13 @@ export function runningRoleContainersScript(f: RoleFilter): string {
 export function readFileScript(path: string): string {
   return `if [ -f ${quote(path)} ]; then cat ${quote(path)}; else exit 3; fi`;
 }
+
+/** Prints `<name>\t<service>\t<role>\t<destination>` for each running container with Kamal's labels. */
+export function labelledContainersArgv(): Argv {
+  return docker("ps", "--filter", "label=service", "--filter", "label=role", "--format", '{{.Names}}\t{{.Label "service"}}\t{{.Label "role"}}\t{{.Label "destination"}}');
+}
+
+/** `docker inspect --format '{{json .}}' <name>`: a container's (or image's) full description. */
+export function inspectJsonArgv(kind: "container" | "image", name: string): Argv {
+  return docker(kind, "inspect", "--format", "{{json .}}", name);
+}

@@ -14,7 +14,7 @@ import { BerthConfigError } from "../config/errors";
 import type { AppHostSpec } from "../config/resources";
 import { placeSecrets } from "../config/secrets";
 import { serviceName } from "../commands/app";
-import { connectionFor } from "./connection";
+import { connectionFor } from "../config/connection";
 import { hasUnresolved, plainWhenKnown, secretPaths, type DeepInput } from "./inputs";
 import { Proxy } from "./proxy";
 import { AppHost } from "./resources";

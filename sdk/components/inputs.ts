@@ -27,13 +27,13 @@ export type DeepInput<T> = T extends string | number | boolean
       : T;
 
 /** The paths (key lists) of every secret Output in `value`, found without waiting for unknowns. */
-export async function secretPaths(value: unknown, prefix: string[] = []): Promise<string[][]> {
+export async function secretPaths(value: unknown, prefix: (string | number)[] = []): Promise<(string | number)[][]> {
   if (pulumi.Output.isInstance(value)) {
     if ((await (value as unknown as { isSecret: Promise<boolean> }).isSecret) === true) return [prefix];
     return [];
   }
   if (value instanceof Promise) return secretPaths(await value, prefix);
-  if (Array.isArray(value)) return (await Promise.all(value.map((v, i) => secretPaths(v, [...prefix, String(i)])))).flat();
+  if (Array.isArray(value)) return (await Promise.all(value.map((v, i) => secretPaths(v, [...prefix, i])))).flat();
   if (value !== null && typeof value === "object") {
     return (await Promise.all(Object.entries(value).map(([k, v]) => secretPaths(v, [...prefix, k])))).flat();
   }

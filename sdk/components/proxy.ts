@@ -6,7 +6,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { normalizeProxyRun, type ProxyRunArgs, type ProxyRunConfig } from "../config/proxy";
 import { normalizeSsh, type SshArgs } from "../config/ssh";
-import { connectionFor } from "./connection";
+import { connectionFor } from "../config/connection";
 import { ProxyHost } from "./resources";
 import { plainWhenKnown } from "./inputs";
 

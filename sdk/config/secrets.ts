@@ -13,29 +13,31 @@
 import { formatPath, type Problem } from "./errors";
 
 type Obj = Record<string, unknown>;
+type Key = string | number;
 const isObj = (v: unknown): v is Obj => v !== null && typeof v === "object" && !Array.isArray(v);
 
 /** The env object a path runs through (`env`, `env.tags.<t>`, `roles.<r>.env`) and the rest of the path. */
-function envPrefix(path: readonly string[]): { env: string[]; rest: string[] } | undefined {
+function envPrefix(path: readonly Key[]): { env: Key[]; rest: Key[] } | undefined {
   if (path[0] === "env" && path[1] === "tags" && path.length >= 3) return { env: path.slice(0, 3), rest: path.slice(3) };
   if (path[0] === "env") return { env: ["env"], rest: path.slice(1) };
   if (path[0] === "roles" && path.length >= 3 && path[2] === "env") return { env: path.slice(0, 3), rest: path.slice(3) };
   return undefined;
 }
 
-function at(root: Obj, path: readonly string[]): unknown {
+function at(root: Obj, path: readonly Key[]): unknown {
   let cur: unknown = root;
-  for (const k of path) cur = isObj(cur) ? cur[k] : undefined;
+  for (const k of path) cur = isObj(cur) ? cur[String(k)] : Array.isArray(cur) ? cur[Number(k)] : undefined;
   return cur;
 }
 
 /** Moves `keys` (all when undefined) of the env at `envPath`'s `clear` map to its `secret` map. */
-function moveToSecret(root: Obj, envPath: readonly string[], keys?: string[]): void {
+function moveToSecret(root: Obj, envPath: readonly Key[], keys?: Key[]): void {
   const env = at(root, envPath);
   if (!isObj(env) || !isObj(env.clear)) return;
   const clear = { ...env.clear };
   const secret = isObj(env.secret) ? { ...env.secret } : {};
-  for (const k of keys ?? Object.keys(clear)) {
+  for (const key of keys ?? Object.keys(clear)) {
+    const k = String(key);
     if (k in clear) {
       secret[k] = clear[k];
       delete clear[k];
@@ -56,7 +58,7 @@ function copy<T>(v: T): T {
  * Applies the rules above to resolved `args` given the paths that held secrets. Returns the args
  * with secret clear variables moved, and a problem per secret in a field that cannot hold one.
  */
-export function placeSecrets<T extends object>(args: T, secretPaths: readonly (readonly string[])[]): { args: T; problems: Problem[] } {
+export function placeSecrets<T extends object>(args: T, secretPaths: readonly (readonly Key[])[]): { args: T; problems: Problem[] } {
   const out = copy(args) as unknown as Obj;
   const problems: Problem[] = [];
   for (const path of secretPaths) {

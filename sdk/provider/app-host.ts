@@ -12,12 +12,18 @@
  * container, the env file's variables, and kamal-proxy's route (hosts, paths, TLS, maintenance).
  */
 import { randomBytes } from "node:crypto";
+import { type AppArgs, normalizeApp } from "../config/app";
+import { appHostSecrets, appHostSpec } from "../config/app-host";
 import { appHostSchema, type AppHostInputs } from "../config/resources";
+import { normalizeSsh } from "../config/ssh";
+import { connectionFor } from "../config/connection";
 import { appRunArgv, containerName, envFileContent, envFilePath, healthStatusScript, loginArgv, parseEnvFile, serviceName } from "../commands/app";
 import { parseProxyList, proxyDeployArgv, proxyListArgv, proxyRemoveArgv, proxyResumeArgv, proxyStopArgv, proxyTarget, proxyTlsPaths } from "../commands/proxy";
 import {
   chownToContainerUserScript,
   cleanupScript,
+  inspectJsonArgv,
+  labelledContainersArgv,
   containerExistsScript,
   logsScript,
   pullScript,
@@ -32,6 +38,7 @@ import {
 } from "../commands/rollout";
 import { line } from "../commands/shell";
 import type { RoleProxyConfig } from "../config/proxy";
+import { providerSsh } from "./config";
 import { progress } from "./log";
 import type { DiffKind, ResourceDef } from "./resource";
 import { type Connection, exec, lastLines, RemoteCommandError, run } from "./ssh";
@@ -187,6 +194,81 @@ async function observe(s: AppHostInputs): Promise<AppHostInputs | undefined> {
   return observed;
 }
 
+/**
+ * Adopts a role's container that already runs on a host (deployed by Kamal or by hand with Kamal's
+ * names and labels): the inputs that would produce it, built like a program's (`normalizeApp` with
+ * what the host shows: service/role/destination labels, version from the name, the image, clear
+ * env, labels, cmd, volumes, the env file, kamal-proxy's route; Berth's defaults for the rest), so
+ * a program with the same settings then previews 0 changes. SSH settings come from the provider
+ * configuration (`berth:user`, `berth:port`, `berth:privateKeyPath`, `berth:knownHostsPath`,
+ * `berth:hostKeys`).
+ */
+async function adopt(id: string): Promise<{ id: string; inputs: AppHostInputs } | undefined> {
+  const slash = id.indexOf("/");
+  if (slash <= 0) throw new Error(`berth:index:AppHost: cannot import ${JSON.stringify(id)}: the id is \`<host>/<service>-<role>-<destination>\`, e.g. \`10.0.0.11/shop-web-production\``);
+  const [host, name] = [id.slice(0, slash), id.slice(slash + 1)];
+  const ssh = normalizeSsh(providerSsh(), "berth provider configuration");
+  const c = connectionFor(ssh, host);
+  const ps = await run(c, "listing Kamal's containers", line(labelledContainersArgv()));
+  const found = ps.stdout
+    .split("\n")
+    .map((l) => l.split("\t"))
+    .find(([, svc, role, dest]) => svc && role && serviceName(svc, role, dest ?? "") === name);
+  if (!found) return undefined;
+  const [container, service, role, destination = ""] = found;
+  const info = JSON.parse((await run(c, `inspecting ${container}`, line(inspectJsonArgv("container", container)))).stdout);
+  const image: string = info.Config.Image;
+  const imageInfo = JSON.parse((await run(c, `inspecting ${image}`, line(inspectJsonArgv("image", image)))).stdout);
+  const envFile = await exec(c, readFileScript(envFilePath(service, destination, role)), { step: "reading the env file" });
+  const secretEnv = envFile.code === 0 ? parseEnvFile(envFile.stdout) : {};
+  const imageEnv = new Set<string>(imageInfo.Config?.Env ?? []);
+  const clear: Record<string, string> = {};
+  for (const kv of (info.Config.Env ?? []) as string[]) {
+    const i = kv.indexOf("=");
+    const [k, v] = [kv.slice(0, i), kv.slice(i + 1)];
+    if (imageEnv.has(kv) || k.startsWith("KAMAL_") || k in secretEnv) continue;
+    clear[k] = v;
+  }
+  const imageLabels: Record<string, string> = imageInfo.Config?.Labels ?? {};
+  const labels = Object.fromEntries(
+    Object.entries((info.Config.Labels ?? {}) as Record<string, string>).filter(([k, v]) => !["service", "role", "destination"].includes(k) && imageLabels[k] !== v),
+  );
+  const cmd: string[] = JSON.stringify(info.Config.Cmd) === JSON.stringify(imageInfo.Config?.Cmd) ? [] : (info.Config.Cmd ?? []);
+  const restart = info.HostConfig.RestartPolicy ?? {};
+  const log = info.HostConfig.LogConfig ?? {};
+  const list = await exec(c, line(proxyListArgv()), { step: "kamal-proxy list" });
+  const route = list.code === 0 ? parseProxyList(list.stdout).find((r) => r.service === name) : undefined;
+  const appPort = Number(route?.targets[0]?.split(":").pop());
+  const version = container.slice(name.length + 1);
+  const cfg = normalizeApp({
+    service,
+    destination,
+    image,
+    version,
+    roles: {
+      [role]: {
+        hosts: [host],
+        cmd,
+        env: { clear },
+        labels,
+        volumes: info.HostConfig.Binds ?? [],
+        options: { restart: restart.MaximumRetryCount ? `${restart.Name}:${restart.MaximumRetryCount}` : restart.Name || "no" },
+        logging: { ...(log.Type && log.Type !== "json-file" ? { driver: log.Type } : {}), options: log.Config ?? {} },
+        proxy: route ? { hosts: route.hosts, pathPrefixes: route.pathPrefixes, ...(appPort ? { appPort } : {}) } : false,
+      },
+    },
+    env: { secret: secretEnv },
+    proxyRun: { network: info.HostConfig.NetworkMode },
+    maintenance: { enabled: route?.state === "stopped" },
+    ssh: providerSsh(),
+  } as unknown as AppArgs);
+  const spec = appHostSpec(cfg, role, host);
+  return {
+    id,
+    inputs: { ...spec, primary: role === "web", connection: c, secrets: appHostSecrets(cfg, role, host), delayBeforeSeconds: 0 },
+  };
+}
+
 export const appHostResource: ResourceDef<AppHostInputs> = {
   token: APP_HOST_TOKEN,
   inputs: appHostSchema,
@@ -214,6 +296,8 @@ export const appHostResource: ResourceDef<AppHostInputs> = {
   },
 
   async read(id, s) {
+    // `pulumi import berth:index:AppHost <name> <host>/<service>-<role>-<destination>`: no state yet.
+    if (!s.connection) return adopt(id);
     const observed = await observe(s);
     if (!observed) {
       await say(s, `${containerName(s.service, s.role, s.destination, s.version)} is not running; the next up deploys it`);

@@ -1,7 +1,8 @@
 /**
  * Serves Berth's provider over gRPC with `@pulumi/pulumi/provider`'s `main`.
  *
- * One addition: `main` answers `Diff` with changes and replacements only, so the engine would
+ * Two additions. `main` ignores the provider configuration: Berth keeps it for `pulumi import`.
+ * And `main` answers `Diff` with changes and replacements only, so the engine would
  * compute the property diff itself and a preview could not say, e.g., that only `secrets.env.TOKEN`
  * changed. `main` registers its service implementation with `@grpc/grpc-js` (the instance
  * `@pulumi/pulumi` itself loads); Berth wraps that implementation's `diff` to add the detailed diff
@@ -13,6 +14,8 @@ import { BERTH_VERSION } from "../version";
 import { BerthProvider, detailedDiffs, RESOURCES } from "./provider";
 import type { DiffKind } from "./resource";
 import { packageSchema } from "./schema";
+import { setProviderConfig } from "./config";
+import { reveal } from "./values";
 
 const KINDS: Record<DiffKind, string> = {
   add: "ADD",
@@ -24,7 +27,10 @@ const KINDS: Record<DiffKind, string> = {
 };
 
 type Callback = (err: unknown, resp: unknown) => void;
-type Impl = Record<string, unknown> & { diff?: (call: { request: { getUrn(): string } }, cb: Callback) => unknown };
+type Impl = Record<string, unknown> & {
+  diff?: (call: { request: { getUrn(): string } }, cb: Callback) => unknown;
+  configure?: (call: { request: any }, cb: Callback) => unknown;
+};
 
 /** Adds the detailed diff of `urn` (computed by BerthProvider.diff) to a DiffResponse. */
 function addDetailedDiff(urn: string, resp: any): void {
@@ -48,6 +54,17 @@ function patchDiff(): void {
   const grpc = require(require.resolve("@grpc/grpc-js", { paths: [pulumiDir] }));
   const addService = grpc.Server.prototype.addService;
   grpc.Server.prototype.addService = function (this: unknown, service: unknown, impl: Impl) {
+    if (impl && typeof impl.configure === "function") {
+      // `main` ignores the provider configuration; keep it for `pulumi import` (see config.ts).
+      const configure = impl.configure.bind(impl);
+      impl.configure = (call, cb) => {
+        const args = call.request.getArgs?.()?.toJavaScript?.() ?? {};
+        const vars: Record<string, string> = {};
+        for (const [k, v] of call.request.getVariablesMap?.()?.entries?.() ?? []) vars[String(k).replace(/^berth:(config:)?/, "")] = v;
+        setProviderConfig({ ...vars, ...reveal<Record<string, unknown>>(args) });
+        return configure(call, cb);
+      };
+    }
     if (impl && typeof impl.diff === "function") {
       const diff = impl.diff.bind(impl);
       impl.diff = (call, cb) =>

@@ -104,4 +104,38 @@ describe("component: AppService", function () {
     assert.equal(run.httpPort, 8080);
     assert.equal(run.imageRef, "basecamp/kamal-proxy:v0.9.2");
   });
+
+  it("a secret in env.clear (root, role or tag) goes to the secret env file input, never the plain spec", async function () {
+    const app = new berth.AppService("sec", {
+      service: "sec",
+      image: "reg.test/shop:v1",
+      roles: { web: { hosts: [{ host: "h1", tags: ["eu"] }], env: { clear: { ROLE_KEY: pulumi.secret("r0le-s3cret") } } } },
+      env: { clear: { A: "1", API_KEY: pulumi.secret("ap1-s3cret") }, tags: { eu: { clear: { EU_KEY: pulumi.secret("eu-s3cret") } } } },
+      ssh,
+    });
+    const spec = await specOf(app.hostResources.web[0]);
+    assert.deepEqual(spec.container.env, { A: "1" });
+    assert.deepEqual(spec.secretEnvNames, ["API_KEY", "EU_KEY", "ROLE_KEY"]);
+    assert.equal(JSON.stringify(spec).includes("s3cret"), false);
+    const secrets = (app.hostResources.web[0] as any).secrets as pulumi.Output<any>;
+    assert.equal(await isSecret(secrets), true);
+    assert.deepEqual((await value(secrets)).env, { API_KEY: "ap1-s3cret", EU_KEY: "eu-s3cret", ROLE_KEY: "r0le-s3cret" });
+  });
+
+  for (const [field, args] of [
+    ["labels.team", { labels: { team: "x" } }],
+    ["roles.web.cmd[1]", { roles: { web: { hosts: ["h1"], cmd: ["run", "x"] } } }],
+    ["volumes[0]", { volumes: ["/data:/data"] }],
+  ] as const) {
+    it(`refuses a secret in \`${field}\` (it would reach argv and plain state), naming the field and not the value`, async function () {
+      const secretArgs = JSON.parse(JSON.stringify(args), (k, v) => (v === "x" || v === "/data:/data" ? pulumi.secret(`${v}-s3cret-value`) : v));
+      const app = new berth.AppService(`bad${field.length}`, { service: "bad", image: "reg.test/shop:v1", hosts: secretArgs.roles ? undefined : ["h1"], ...secretArgs, ssh } as any);
+      const err = await new Promise<string>((resolve) => {
+        (app.hostResources.web[0] as any).container.apply(() => resolve(""));
+        process.once("unhandledRejection", (e: any) => resolve(String(e?.message ?? e)));
+      }).catch((e) => String(e));
+      assert.match(err, new RegExp(`\`${field.replace(/[.[\]]/g, "\\$&")}\`: holds a secret, but this field is not secret`));
+      assert.equal(err.includes("s3cret-value"), false);
+    });
+  }
 });

@@ -1,5 +1,5 @@
 /** From normalized SSH settings and a host to the provider's Connection. */
-import type { SshConfig } from "../config/ssh";
+import type { SshConfig } from "./ssh";
 import type { Connection } from "../provider/ssh";
 
 export function connectionFor(ssh: SshConfig, host: string): Connection {
