@@ -22,6 +22,8 @@ source "$LAB_ROOT/lab/lib/common.sh"
 source "$LAB_ROOT/lab/lib/preflight.sh"
 # shellcheck source=../lab/lib/build.sh
 source "$LAB_ROOT/lab/lib/build.sh"
+# shellcheck source=../lab/lib/accessory-images.sh
+source "$LAB_ROOT/lab/lib/accessory-images.sh"
 # shellcheck source=../lab/lib/services.sh
 source "$LAB_ROOT/lab/lib/services.sh"
 # shellcheck source=../lab/lib/hosts.sh
@@ -66,6 +68,7 @@ lab_up() {
   run_step bridge "bridge $LAB_BRIDGE $LAB_GATEWAY/24 and firewall chain $LAB_IPT_CHAIN" step_bridge
   run_step registries "registries: plain :$REGISTRY_PLAIN_PORT, TLS :$REGISTRY_TLS_PORT" step_registries
   run_step push "images into $LAB_GATEWAY:$REGISTRY_PLAIN_PORT" step_push_images
+  run_step accessories "accessory images $IMAGE_POSTGRES, $IMAGE_REDIS (Debian packages) into $LAB_GATEWAY:$REGISTRY_PLAIN_PORT" step_accessory_images
   run_step proxy "tinyproxy on $LAB_GATEWAY:$PROXY_PORT and 127.0.0.1:$PROXY_PORT" step_proxy
   for ((k = 1; k <= n; k++)); do
     run_step "$(host_name "$k")" "netns, mount ns, dockerd, sshd at $(host_addr "$k"), images" step_host "$k"

@@ -159,3 +159,8 @@ export function parseEnvFile(text: string): Record<string, string> {
   }
   return out;
 }
+
+/** `<appDir>/owners/<role>`: which stack owns the role on this host (`<project>/<stack>`). */
+export function ownerFilePath(service: string, destination: string, role: string): string {
+  return `${appDir(service, destination)}/owners/${role}`;
+}

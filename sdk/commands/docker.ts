@@ -47,3 +47,8 @@ export function ensureNetworkScript(name: string): string {
   return orElse(docker("network", "inspect", name, "--format", "{{.Name}}"), networkCreateArgv(name));
 }
 
+
+/** `docker version --format {{.Server.Version}}`: fails unless the engine answers. */
+export function dockerVersionArgv(): Argv {
+  return docker("version", "--format", "{{.Server.Version}}");
+}

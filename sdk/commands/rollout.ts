@@ -140,3 +140,23 @@ export function labelledContainersArgv(): Argv {
 export function inspectJsonArgv(kind: "container" | "image", name: string): Argv {
   return docker(kind, "inspect", "--format", "{{json .}}", name);
 }
+
+/**
+ * Claims `file` for `owner` atomically (noclobber: the first writer wins); succeeds when it is
+ * ours already; otherwise exits 3 printing the owner.
+ */
+export function claimOwnerScript(file: string, owner: string): string {
+  const dir = file.includes("/") ? file.slice(0, file.lastIndexOf("/")) : ".";
+  return [
+    line(["mkdir", "-p", dir]),
+    `if (set -C; printf '%s' ${quote(owner)} > ${quote(file)}) 2>/dev/null; then exit 0; fi`,
+    `current=$(cat ${quote(file)} 2>/dev/null)`,
+    `if [ "$current" = ${quote(owner)} ]; then exit 0; fi`,
+    `printf '%s' "$current"; exit 3`,
+  ].join("\n");
+}
+
+/** Prints the owner recorded in `file` (nothing when there is none). */
+export function ownerScript(file: string): string {
+  return `cat ${quote(file)} 2>/dev/null || true`;
+}

@@ -112,6 +112,7 @@ export class AppService extends pulumi.ComponentResource {
     // A given Proxy decides the container name and network; otherwise this service's `proxyRun`.
     const via: pulumi.Output<ProxyRef | undefined> = kamalProxy ? kamalProxy.run.apply((r) => ({ containerName: r.containerName, network: r.network })) : pulumi.output(undefined);
 
+    const everyHost = allHosts(roles);
     this.hostResources = {};
     let primaryResources: AppHost[] = [];
     for (const [role, hosts] of roles) {
@@ -127,6 +128,8 @@ export class AppService extends pulumi.ComponentResource {
                 ...specFields(pulumi.all([cfg, via]).apply(([c, v]) => appHostSpec(c, role, host, v ?? c.proxyRun))),
                 version: release.apply((r) => r.version),
                 image: release.apply((r) => r.image),
+                owner: `${pulumi.getProject()}/${pulumi.getStack()}`,
+                preflight: pulumi.secret(cfg.apply((c) => everyHost.map((h) => connectionFor(c.ssh, h)))),
                 connection: pulumi.secret(cfg.apply((c) => connectionFor(c.ssh, host))),
                 secrets: pulumi.secret(cfg.apply((c) => appHostSecrets(c, role, host))),
                 delayBeforeSeconds: g === 0 ? 0 : cfg.apply((c) => c.boot.waitSeconds),

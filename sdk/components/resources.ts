@@ -6,6 +6,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import type { AppHostInputs, BuildxBuilderInputs, CommandInputs, ImageInputs, ProxyHostInputs } from "../config/resources";
 import { BERTH_VERSION } from "../version";
+import type { AccessoryHostInputs } from "../config/resources";
 
 /** Each input may be an Output. */
 export type ResourceInputs<T> = { [K in keyof T]: pulumi.Input<T[K]> };
@@ -63,5 +64,17 @@ export class ImageBuild extends pulumi.CustomResource {
   declare readonly contextHash: pulumi.Output<string>;
   constructor(name: string, args: ResourceInputs<ImageInputs>, opts: pulumi.CustomResourceOptions = {}) {
     super(IMAGE_TOKEN, name, { ...args, digest: undefined, ref: undefined }, options(opts, ["secrets"]));
+  }
+}
+
+export const ACCESSORY_HOST_TOKEN = "berth:index:AccessoryHost";
+
+/** One accessory on one host (`berth:index:AccessoryHost`). */
+export class AccessoryHost extends pulumi.CustomResource {
+  declare readonly host: pulumi.Output<string>;
+  declare readonly service: pulumi.Output<string>;
+  declare readonly image: pulumi.Output<string>;
+  constructor(name: string, args: ResourceInputs<AccessoryHostInputs>, opts: pulumi.CustomResourceOptions = {}) {
+    super(ACCESSORY_HOST_TOKEN, name, args, options(opts, ["connection", "secrets"]));
   }
 }

@@ -14,8 +14,10 @@ import {
   flag,
   integer,
   isRecord,
+  keyProblem,
   list,
   matching,
+  MAX_SECRET_BYTES,
   mustBe,
   parse,
   problem,
@@ -23,6 +25,7 @@ import {
   show,
   strict,
   text,
+  whenClean,
 } from "./errors";
 import {
   DockerOptions,
@@ -419,6 +422,8 @@ export function parseImage(ref: string): ImageRef | undefined {
 // Schemas
 
 const NAME = /^[a-z][a-z0-9_-]*$/;
+const TAG_NAME = /^[A-Za-z0-9_.-]+$/;
+const TAG_EXPECT = "a tag name (letters, digits, `_`, `.`, `-`)";
 const NAME_EXPECT = "lowercase letters, digits, `-` or `_`, starting with a letter";
 const DESTINATION = /^(?:[A-Za-z0-9][A-Za-z0-9_.-]*)?$/;
 const VERSION = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/;
@@ -429,14 +434,61 @@ const RESTART = /^(?:no|always|unless-stopped|on-failure(?::\d+)?)$/;
 const IMAGE_EXPECT = "an image reference like `registry.example.com/app:1.2.3` or `app@sha256:<64 hex>`";
 /** docker reads env files with a 64 KiB line buffer. */
 const ENV_FILE_LINE_BYTES = 65535;
+/**
+ * Longest service, destination and role name. `<service>[-<destination>]` names a directory on
+ * each host (`.kamal/apps/<service>-<destination>`, and kamal-proxy's TLS directory), `<role>.env` a
+ * file, and a file name is at most 255 bytes (NAME_MAX): 127 + `-` + 127 fits.
+ */
+const NAME_MAX_CHARS = 127;
+const NAME_WHY = "`<service>-<destination>` names a directory on each host (`.kamal/apps/…`) and a file name is at most 255 bytes: shorten it.";
+/**
+ * Longest `docker run` command line Berth renders for a role's container (the user's env, labels,
+ * volumes, options, logging and cmd, quoted for the shell). The whole command reaches the host as
+ * one `sh -c` string, which Linux caps at 128 KiB (MAX_ARG_STRLEN); 96 KiB leaves room for
+ * Berth's own flags and the script around the command.
+ */
+const MAX_RUN_BYTES = 96 * 1024;
+
+/** A name (service, destination, role) of at most `NAME_MAX_CHARS`: the problem, or undefined. */
+function nameLengthProblem(name: string): string | undefined {
+  return name.length > NAME_MAX_CHARS ? `must be at most ${NAME_MAX_CHARS} characters; got ${name.length} characters (${show(name)}). ${NAME_WHY}` : undefined;
+}
+
+/** A string that passed `re` is then checked for length. */
+function shortName(re: RegExp, expect: string, fix: string) {
+  return matching(re, expect, fix).superRefine((v, ctx) => {
+    const m = nameLengthProblem(v);
+    if (m) problem(ctx, [], m);
+  }, whenClean);
+}
+
+const LABEL_KEY_EXPECT = "a label name without `=`, spaces or control characters";
+/**
+ * A container label name. Docker splits `--label k=v` at the first `=`, so a name holding `=`
+ * would set another label (`role=evil` sets `role`).
+ */
+function labelKey(key: string): string | undefined {
+  if (key.includes("=")) return mustBe(LABEL_KEY_EXPECT, key, `Docker splits \`--label name=value\` at the first \`=\`, so this would set the label ${show(key.slice(0, key.indexOf("=")))}: rename it.`);
+  if (/\s/.test(key)) return mustBe(LABEL_KEY_EXPECT, key, "Remove the spaces, e.g. use `-` or `.` instead.");
+  return undefined;
+}
+
+const LOG_OPTION = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
+function logOptionKey(key: string): string | undefined {
+  return LOG_OPTION.test(key)
+    ? undefined
+    : mustBe("a log option name like `max-size` (letters, digits, `.`, `_`, `-`)", key, "Docker splits `--log-opt name=value` at the first `=`: write the name alone as the key.");
+}
 
 const nonEmpty = (expect: string, fix?: string) => matching(/\S/, expect, fix);
+/** A value passed on as it is (env value, label value, argument): any character but NUL. */
+const data = () => text("a string", undefined, { chars: "data" });
 
 /** An env scope; `tags` is the schema of its `tags` key (only the root env may have them). */
 function envSchema<T extends z.ZodType>(tags: T, allowTags: boolean) {
   const scope = strict({
-    clear: dict(text(), "an object of variable → value").optional(),
-    secret: dict(secret("a string"), "an object of variable → secret value").optional(),
+    clear: dict(data(), "an object of variable → value").optional(),
+    secret: dict(secret("a string"), "an object of variable → secret value", undefined, true).optional(),
     tags: tags.optional(),
   });
   return scope.superRefine(
@@ -449,6 +501,7 @@ function envSchema<T extends z.ZodType>(tags: T, allowTags: boolean) {
       const secrets = isRecord(v.secret) ? v.secret : {};
       for (const [kind, vars] of [["clear", clear], ["secret", secrets]] as const) {
         for (const name of Object.keys(vars)) {
+          if (keyProblem(name) !== undefined) continue; // reported by the map itself
           if (!ENV_NAME.test(name)) {
             problem(ctx, [kind, name], `must be named like an environment variable (letters, digits and \`_\`, not starting with a digit); got ${show(name)}.`);
           } else if (RESERVED_ENV.includes(name)) {
@@ -461,7 +514,7 @@ function envSchema<T extends z.ZodType>(tags: T, allowTags: boolean) {
           problem(ctx, ["secret", name], `is also set in \`clear\`; a variable is either clear or secret. Remove one of them.`);
         }
         const value = secrets[name];
-        if (typeof value !== "string") continue;
+        if (typeof value !== "string" || Buffer.byteLength(value, "utf8") > MAX_SECRET_BYTES) continue;
         if (/[\r\n]/.test(value)) {
           problem(
             ctx,
@@ -482,10 +535,13 @@ function envSchema<T extends z.ZodType>(tags: T, allowTags: boolean) {
 }
 
 const scopedEnvSchema = envSchema(z.unknown(), false);
-const rootEnvSchema = envSchema(dict(scopedEnvSchema, "an object of host tag → env"), true);
+const rootEnvSchema = envSchema(
+  dict(scopedEnvSchema, "an object of host tag → env", (tag) => (TAG_NAME.test(tag) ? undefined : mustBe(TAG_EXPECT, tag, "Use the tag as written in a host's `tags`."))),
+  true,
+);
 
 function labelsSchema() {
-  return dict(text(), "an object of label → value").superRefine(
+  return dict(data(), "an object of label → value", labelKey).superRefine(
     (labels, ctx) => {
       if (!isRecord(labels)) return;
       for (const key of Object.keys(labels)) {
@@ -500,7 +556,7 @@ function labelsSchema() {
 
 const loggingSchema = strict({
   driver: nonEmpty("a docker log driver like `json-file` or `journald`").optional(),
-  options: dict(text(), "an object of log option → value").optional(),
+  options: dict(text(), "an object of log option → value", logOptionKey).optional(),
 });
 
 const volumesSchema = list(nonEmpty("a volume like `/data:/app/data` or `data:/app/data`"), "a list of volumes");
@@ -509,7 +565,7 @@ const roleOptionsSchema = dockerOptionsSchema({
   name: "Container names are `<service>-<role>[-<destination>]-<version>`.",
   network: "Set `proxyRun.network` instead.",
   detach: "App containers always run detached.",
-}).superRefine(
+}, RESERVED_LABELS).superRefine(
   (options, ctx) => {
     const restart = isRecord(options) ? options.restart : undefined;
     if (restart !== undefined && (typeof restart !== "string" || !RESTART.test(restart))) {
@@ -519,13 +575,15 @@ const roleOptionsSchema = dockerOptionsSchema({
   evenWithFieldErrors,
 );
 
-const TAG_NAME = /^[A-Za-z0-9_.-]+$/;
-const hostEntry = either<RoleHost>("a host, or `{ host, tags }`", (v) =>
-  typeof v === "string"
-    ? host().transform((h): RoleHost => ({ host: h, tags: [] }))
-    : isRecord(v)
-      ? strict({ host: host(), tags: list(matching(TAG_NAME, "a tag name (letters, digits, `_`, `.`, `-`)"), "a list of tags") })
-      : undefined,
+const hostEntry = either<RoleHost>(
+  "a host, or `{ host, tags }`",
+  (v) =>
+    typeof v === "string"
+      ? host().transform((h): RoleHost => ({ host: h, tags: [] }))
+      : isRecord(v)
+        ? strict({ host: host(), tags: list(matching(TAG_NAME, TAG_EXPECT), "a list of tags") })
+        : undefined,
+  'Write a host name or address, e.g. "10.0.0.1", or `{ host: "10.0.0.1", tags: ["eu"] }`.',
 );
 
 const hostsSchema = list(hostEntry, "a list of hosts").superRefine((hosts, ctx) => {
@@ -551,8 +609,9 @@ const cmdSchema = either<string[]>(CMD_EXPECT, (v) =>
         return s.trim().split(/\s+/).filter((w) => w !== "");
       })
     : Array.isArray(v)
-      ? list(text(), "a list of arguments")
+      ? list(data(), "a list of arguments")
       : undefined,
+  'Write the arguments as a list, e.g. ["bin/jobs", "--queue", "default"].',
 );
 
 const ROOT_PROXY_EXPECT = "an object of proxy settings";
@@ -583,6 +642,18 @@ const roleSchema = strict({
   stopTimeoutSeconds: integer(0).optional(),
 });
 
+const REGISTRY_EXPECT = "a registry host like `ghcr.io` or `registry.example.com:5000`";
+/** The registry host; a value with `user:password@` is refused without being shown. */
+function registryServer() {
+  return text(REGISTRY_EXPECT, "Use `docker.io` for Docker Hub.").superRefine((v, ctx) => {
+    if (v.includes("@")) {
+      problem(ctx, [], mustBe(REGISTRY_EXPECT, v, "It looks like it holds credentials: put the user in `username` and the password in `password`.", true));
+    } else if (!REGISTRY_HOST.test(v)) {
+      problem(ctx, [], mustBe(REGISTRY_EXPECT, v, "Use `docker.io` for Docker Hub."));
+    }
+  }, whenClean);
+}
+
 const LIMIT_EXPECT = 'a number of hosts (e.g. 2) or a percentage of them (e.g. "25%")';
 const limitSchema = either<number | `${number}%`>(LIMIT_EXPECT, (v) =>
   typeof v === "number"
@@ -600,25 +671,29 @@ const limitSchema = either<number | `${number}%`>(LIMIT_EXPECT, (v) =>
 );
 
 const appSchema = strict({
-  service: matching(NAME, `a name of ${NAME_EXPECT}`, "It prefixes container names and the kamal-proxy service name."),
+  service: shortName(NAME, `a name of ${NAME_EXPECT}`, "It prefixes container names and the kamal-proxy service name."),
   image: text(IMAGE_EXPECT).superRefine((v, ctx) => {
     if (!parseImage(v)) problem(ctx, [], mustBe(IMAGE_EXPECT, v, "Repository names are lowercase; a digest is `sha256:` and 64 hex digits."));
-  }),
-  version: matching(VERSION, "a version of letters, digits, `_`, `.` and `-`", "It is part of container names.").optional(),
-  destination: matching(DESTINATION, 'a destination name of letters, digits, `_`, `.` and `-`, or "" for none'),
+  }, whenClean),
+  version: matching(VERSION, "a version of letters, digits, `_`, `.` and `-` (at most 128)", "It is part of container names.").optional(),
+  destination: shortName(DESTINATION, 'a destination name of letters, digits, `_`, `.` and `-`, or "" for none', 'It is part of container names and the kamal-proxy service name, e.g. "staging".'),
   hosts: hostsSchema.optional(),
   roles: dict(roleSchema, "an object of role name → role").optional(),
-  primaryRole: text("a role name").optional(),
+  primaryRole: text("a role name", "Name one of the roles, e.g. \"web\".").optional(),
   env: rootEnvSchema.optional(),
   labels: labelsSchema().optional(),
   volumes: volumesSchema.optional(),
   logging: loggingSchema.optional(),
   proxy: rootProxySchema.optional(),
-  registry: strict({
-    server: matching(REGISTRY_HOST, "a registry host like `ghcr.io` or `registry.example.com:5000`", "Use `docker.io` for Docker Hub."),
-    username: nonEmpty("a user name"),
-    password: secret("a password or token", undefined, (p) => p !== ""),
-  }).optional(),
+  registry: strict(
+    {
+      server: registryServer(),
+      username: nonEmpty("a user name", "Set the registry user, e.g. from `config.require`."),
+      password: secret("a password or token", undefined, (p) => p !== ""),
+    },
+    "an object `{ server, username, password }`",
+    true,
+  ).optional(),
   boot: strict({ limit: limitSchema.optional(), waitSeconds: integer(0).optional() }).optional(),
   retainContainers: integer(1, Number.POSITIVE_INFINITY, "Keep at least 1 so there is a container to roll back to.").optional(),
   drainTimeoutSeconds: integer(1).optional(),
@@ -626,7 +701,7 @@ const appSchema = strict({
   readinessDelaySeconds: integer(0).optional(),
   maintenance: strict({
     enabled: flag().optional(),
-    message: text().optional(),
+    message: text("a string", undefined, { chars: "data" }).optional(),
     drainTimeoutSeconds: integer(1).optional(),
   }).optional(),
   ssh: sshSchema.optional(),
@@ -654,8 +729,11 @@ function proxiedRole(primary: boolean, proxy: boolean | ProxyArgs | undefined): 
   return primary ? proxy !== false : proxy !== undefined && proxy !== false;
 }
 
-/** Checks that need several fields at once. Runs even when some fields are invalid. */
-function crossCheck(v: Partial<ParsedApp>, ctx: z.core.$RefinementCtx<unknown>): void {
+/**
+ * Checks of what decides which resources exist (`hosts`, `roles` and their names, `primaryRole`).
+ * Runs even when some fields are invalid or not known yet: it reads only those fields.
+ */
+function structureCheck(v: Partial<ParsedApp>, ctx: z.core.$RefinementCtx<unknown>): void {
   if (v.hosts !== undefined && v.roles !== undefined) {
     problem(ctx, ["roles"], "Only one of `hosts` or `roles` can be provided.");
   } else if (v.hosts === undefined && v.roles === undefined) {
@@ -665,18 +743,27 @@ function crossCheck(v: Partial<ParsedApp>, ctx: z.core.$RefinementCtx<unknown>):
       problem(ctx, ["roles"], "must name at least one role; got {}. Add a role, e.g. `{ web: { hosts: [\"10.0.0.1\"] } }`.");
     }
     for (const name of Object.keys(v.roles)) {
+      if (keyProblem(name) !== undefined) continue; // reported by the map itself
       if (!NAME.test(name)) {
         problem(ctx, ["roles", name], `must be named with ${NAME_EXPECT}; got ${show(name)}. The role name is part of container names.`);
+      } else if (nameLengthProblem(name) !== undefined) {
+        problem(ctx, ["roles", name], `must be named with at most ${NAME_MAX_CHARS} characters; got ${name.length} characters (${show(name)}). The role name is part of container names and names its env file (\`<role>.env\`) on each host: shorten it.`);
       }
     }
   }
 
+  const names = Object.keys(parsedRoles(v));
+  if (typeof v.primaryRole === "string" && names.length > 0 && !names.includes(v.primaryRole)) {
+    problem(ctx, ["primaryRole"], `must name one of the roles (${names.map((n) => `\`${n}\``).join(", ")}); got ${show(v.primaryRole)}.`);
+  }
+}
+
+/** Checks that need several fields at once. Runs even when some fields are invalid, once every field is known. */
+function crossCheck(v: Partial<ParsedApp>, ctx: z.core.$RefinementCtx<unknown>): void {
   const roles = parsedRoles(v);
   const names = Object.keys(roles);
   const primary = primaryOf(roles, v.primaryRole);
-  if (v.primaryRole !== undefined && names.length > 0 && !names.includes(v.primaryRole)) {
-    problem(ctx, ["primaryRole"], `must name one of the roles (${names.map((n) => `\`${n}\``).join(", ")}); got ${show(v.primaryRole)}.`);
-  }
+  runSizeCheck(v, roles, ctx);
 
   if (typeof v.image === "string" && v.version === undefined) {
     const ref = parseImage(v.image);
@@ -723,6 +810,65 @@ function crossCheck(v: Partial<ParsedApp>, ctx: z.core.$RefinementCtx<unknown>):
         }
       }
     }
+  }
+}
+
+/** Bytes of one word of a command once quoted for a POSIX shell (each `'` becomes `'\''`), with its separating space. */
+function quotedBytes(word: unknown): number {
+  if (typeof word !== "string") return 0;
+  return Buffer.byteLength(word, "utf8") + 3 * (word.split("'").length - 1) + 3;
+}
+
+/** The words a map renders as (`flag k=v`), in bytes. */
+function pairBytes(map: unknown, flagBytes: number): number {
+  if (!isRecord(map)) return 0;
+  let n = 0;
+  for (const [k, val] of Object.entries(map)) n += flagBytes + quotedBytes(`${k}=${typeof val === "string" ? val : ""}`);
+  return n;
+}
+
+/**
+ * Each role's `docker run` must fit one `sh -c` string on the host (see `MAX_RUN_BYTES`). Counts
+ * what the user adds (env of every scope and tag, labels, volumes, options, logging, cmd), quoted;
+ * reports it at the part that weighs most.
+ */
+function runSizeCheck(v: Partial<ParsedApp>, roles: Record<string, Partial<ParsedRole>>, ctx: z.core.$RefinementCtx<unknown>): void {
+  const env = isRecord(v.env) ? v.env : {};
+  const tags = isRecord(env.tags) ? Object.values(env.tags) : [];
+  const words = (list: unknown, flagBytes: number) => (Array.isArray(list) ? list.reduce((n: number, w) => n + flagBytes + quotedBytes(w), 0) : 0);
+  const options = (o: unknown) => {
+    if (!isRecord(o)) return 0;
+    let n = 0;
+    for (const [k, val] of Object.entries(o)) for (const x of Array.isArray(val) ? val : [val]) n += quotedBytes(`--${k}`) + quotedBytes(x);
+    return n;
+  };
+  const logging = (l: unknown) => (isRecord(l) ? quotedBytes(l.driver) + pairBytes(l.options, 10) : 0);
+  const root: [PropertyKey[], number][] = [
+    [["env", "clear"], pairBytes(env.clear, 6) + tags.reduce((n: number, t) => n + (isRecord(t) ? pairBytes(t.clear, 6) : 0), 0)],
+    [["labels"], pairBytes(v.labels, 8)],
+    [["volumes"], words(v.volumes, 9)],
+    [["logging"], logging(v.logging)],
+  ];
+  for (const [name, role] of Object.entries(roles)) {
+    if (!isRecord(role)) continue;
+    const base = v.roles !== undefined ? ["roles", name] : [];
+    const parts: [PropertyKey[], number][] = [
+      ...root,
+      [[...base, "env", "clear"], pairBytes(isRecord(role.env) ? role.env.clear : undefined, 6)],
+      [[...base, "labels"], pairBytes(role.labels, 8)],
+      [[...base, "volumes"], words(role.volumes, 9)],
+      [[...base, "options"], options(role.options)],
+      [[...base, "logging"], logging(role.logging)],
+      [[...base, "cmd"], words(role.cmd, 0)],
+    ];
+    const total = parts.reduce((n, [, b]) => n + b, 0);
+    if (total <= MAX_RUN_BYTES) continue;
+    const [where] = parts.reduce((a, b) => (b[1] > a[1] ? b : a));
+    problem(
+      ctx,
+      where,
+      `must keep the \`docker run\` command of role \`${name}\` within ${MAX_RUN_BYTES} bytes; got about ${total} bytes of env, labels, volumes, options, logging and cmd, most of them here. Each command reaches the host as one \`sh -c\` string, which Linux caps at 128 KiB: move large values into a file (a volume) or into \`env.secret\` (the env file).`,
+    );
   }
 }
 
@@ -804,6 +950,7 @@ function build(v: ParsedApp): AppConfig {
 
 /** The schema of `AppArgs`; its output is the normalized `AppConfig`. */
 export const appServiceSchema = appSchema
+  .superRefine((raw, ctx) => structureCheck(raw as Partial<ParsedApp>, ctx), { when: (payload: { value: unknown }) => isRecord(payload.value) })
   .superRefine((raw, ctx) => crossCheck(raw as Partial<ParsedApp>, ctx), evenWithFieldErrors)
   .transform(build);
 
@@ -868,6 +1015,8 @@ export function bootGroups(hosts: readonly string[], limit: number | `${number}%
       : typeof limit === "number"
         ? limit
         : Math.max(Math.floor((hosts.length * parseInt(limit, 10)) / 100), 1);
+  // `normalizeApp` refuses such a limit; a caller that skipped it must not loop forever.
+  if (!Number.isInteger(size) || size < 1) throw new RangeError(`bootGroups: the limit must be an integer of at least 1 or a percentage; got ${show(limit)}`);
   const groups: string[][] = [];
   for (let i = 0; i < hosts.length; i += size) groups.push(hosts.slice(i, i + size));
   return groups;

@@ -15,6 +15,7 @@ import {
   flag,
   integer,
   isRecord,
+  keyProblem,
   list,
   matching,
   mustBe,
@@ -24,6 +25,7 @@ import {
   show,
   strict,
   text,
+  whenClean,
 } from "./errors";
 import { REGISTRY_HOST } from "./proxy";
 
@@ -61,7 +63,7 @@ export function platform() {
       const near = KNOWN_PLATFORMS.find((p) => p.endsWith(`/${v}`) || p.replace(/\/v\d$/, "") === v.toLowerCase());
       problem(ctx, [], mustBe(PLATFORM_EXPECT, v, near ? `Write it as \`${near}\`.` : `Known platforms: ${KNOWN_PLATFORMS.join(", ")}.`));
     }
-  });
+  }, whenClean);
 }
 
 /** A list of platforms, each once. */
@@ -88,9 +90,9 @@ const SIZE_EXPECT = "a size like `10GB`, `512MB` or `20%`";
 const size = () => matching(SIZE, SIZE_EXPECT, "Units are B, KB, MB, GB, TB or PB (powers of 1024), or a percentage of the disk.");
 
 const absolutePath = (what: string) =>
-  text(`an absolute path to ${what}`).superRefine((v, ctx) => {
+  text(`an absolute path to ${what}`, undefined, { maxBytes: 4096, why: "Linux paths are at most 4096 bytes (PATH_MAX)." }).superRefine((v, ctx) => {
     if (!path.isAbsolute(v)) problem(ctx, [], mustBe(`an absolute path to ${what}`, v, "buildkitd and buildx do not resolve relative paths the same way; write the full path."));
-  });
+  }, whenClean);
 
 // ---------------------------------------------------------------------------------------------
 // buildkitd.toml
@@ -395,7 +397,7 @@ const ociWorkerSchema = strict({
   networkMode: z.enum(["auto", "host", "cni", "bridge"], { error: (iss) => mustBe("one of `auto`, `host`, `cni`, `bridge`", iss.input) }).optional(),
   labels: dict(text(), "an object of label → value")
     .superRefine((labels, ctx) => {
-      for (const key of Object.keys(labels ?? {})) if (!LABEL_KEY.test(key)) problem(ctx, [key], mustBe("a label name (letters, digits, `.`, `_`, `/`, `-`)", key));
+      for (const key of Object.keys(labels ?? {})) if (keyProblem(key) === undefined && !LABEL_KEY.test(key)) problem(ctx, [key], mustBe("a label name (letters, digits, `.`, `_`, `/`, `-`)", key, 'For example "team" or "org.example.owner".'));
     })
     .optional(),
   snapshotter: z
@@ -436,7 +438,7 @@ const configShape = {
   worker: strict({ oci: ociWorkerSchema.optional() }).optional(),
   registry: dict(registrySchema, "an object of registry host → settings")
     .superRefine((regs, ctx) => {
-      for (const host of Object.keys(regs ?? {})) if (!REGISTRY_HOST.test(host)) problem(ctx, [host], mustBe(REGISTRY_KEY_EXPECT, host, "Write the host (and port) only: no scheme or path."));
+      for (const host of Object.keys(regs ?? {})) if (keyProblem(host) === undefined && !REGISTRY_HOST.test(host)) problem(ctx, [host], mustBe(REGISTRY_KEY_EXPECT, host, "Write the host (and port) only: no scheme or path."));
     })
     .optional(),
   history: strict({ maxAgeSeconds: integer(1).optional(), maxEntries: integer(1).optional() }).optional(),
@@ -767,6 +769,18 @@ export const builderDefaults = { driver: "docker-container" as BuildxDriver } as
 
 const NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
 const NAME_EXPECT = "letters, digits, `_`, `.` or `-`, starting with a letter or digit";
+/**
+ * Longest builder or node name: buildx keeps a node's state in the docker volume
+ * `buildx_buildkit_<node>_state` (a directory `/var/lib/docker/volumes/<volume>`) and the builder in
+ * the file `~/.docker/buildx/instances/<name>`; a file name is at most 255 bytes.
+ */
+const NAME_MAX = 200;
+const builderName = (fix?: string) =>
+  matching(NAME, NAME_EXPECT, fix).superRefine((v, ctx) => {
+    if (v.length > NAME_MAX) {
+      problem(ctx, [], `must be at most ${NAME_MAX} characters; got ${v.length} (${show(v)}). buildx names a docker volume \`buildx_buildkit_<node>_state\` after it, and a file name is at most 255 bytes: shorten it.`);
+    }
+  }, whenClean);
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 const PROXY_ENV = ["HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "ALL_PROXY"];
 const PROXY_URL = /^(?:https?|socks5h?):\/\/(?:[^\s/@]+@)?[^\s/@:]+(?::\d+)?\/?$/;
@@ -784,19 +798,25 @@ export function hasCredentials(url: string): boolean {
 const proxyUrl = () => secret(PROXY_URL_EXPECT, "Write the scheme, optional credentials, host and port.", (v) => PROXY_URL.test(v));
 
 const envDict = (secretValues: boolean) =>
-  dict(secretValues ? secret("a string") : text(), secretValues ? "an object of variable → secret value" : "an object of variable → value").superRefine((vars, ctx) => {
+  dict(secretValues ? secret("a string") : text(), secretValues ? "an object of variable → secret value" : "an object of variable → value", undefined, secretValues).superRefine((vars, ctx) => {
     for (const name of Object.keys(vars ?? {})) {
+      if (keyProblem(name) !== undefined) continue; // reported by the map itself
       if (!ENV_NAME.test(name)) problem(ctx, [name], `must be named like an environment variable (letters, digits and \`_\`, not starting with a digit); got ${show(name)}.`);
       else if (PROXY_ENV.includes(name.toUpperCase())) problem(ctx, [name], `is set from \`proxy\`; got ${show(name)} here. Set \`proxy.${name.toUpperCase() === "NO_PROXY" ? "noProxy" : name.toUpperCase() === "HTTPS_PROXY" ? "https" : "http"}\` instead (NO_PROXY as a list, merged into one value).`);
     }
   });
 
-const tlsSchema = strict({
-  caPem: secret("a PEM CA certificate starting with `-----BEGIN CERTIFICATE-----`", undefined, (v) => v.includes("-----BEGIN CERTIFICATE-----")).optional(),
-  certPem: secret("a PEM certificate starting with `-----BEGIN CERTIFICATE-----`", undefined, (v) => v.includes("-----BEGIN CERTIFICATE-----")).optional(),
-  keyPem: secret("a PEM private key starting with `-----BEGIN … PRIVATE KEY-----`", undefined, (v) => /-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----/.test(v)).optional(),
-  serverName: matching(/^[A-Za-z0-9.-]+$/, "a host name like `buildkitd.example.com`").optional(),
-}).superRefine(
+const PEM_LINES = { chars: "lines" } as const;
+const tlsSchema = strict(
+  {
+    caPem: secret("a PEM CA certificate starting with `-----BEGIN CERTIFICATE-----`", undefined, (v) => v.includes("-----BEGIN CERTIFICATE-----"), PEM_LINES).optional(),
+    certPem: secret("a PEM certificate starting with `-----BEGIN CERTIFICATE-----`", undefined, (v) => v.includes("-----BEGIN CERTIFICATE-----"), PEM_LINES).optional(),
+    keyPem: secret("a PEM private key starting with `-----BEGIN … PRIVATE KEY-----`", undefined, (v) => /-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----/.test(v), PEM_LINES).optional(),
+    serverName: matching(/^[A-Za-z0-9.-]+$/, "a host name like `buildkitd.example.com`").optional(),
+  },
+  "an object `{ caPem?, certPem?, keyPem?, serverName? }`",
+  true,
+).superRefine(
   (raw, ctx) => {
     const v = raw as Record<string, unknown>;
     if ((v.certPem === undefined) !== (v.keyPem === undefined)) {
@@ -813,8 +833,8 @@ const flagsSchema = list(text("a buildkitd flag or its value"), "a list of build
 });
 
 const nodeSchema = strict({
-  name: matching(NAME, NAME_EXPECT).optional(),
-  endpoint: text("an endpoint").optional(),
+  name: builderName().optional(),
+  endpoint: text("an endpoint", "For example `tcp://buildkitd.example:1234` or a docker context name.").optional(),
   platforms: platformList().optional(),
   config: buildkitdConfigSchema.optional(),
   buildkitdFlags: flagsSchema.optional(),
@@ -824,7 +844,7 @@ const nodeSchema = strict({
 const k8sQuantity = () => matching(/^\d+(?:\.\d+)?(?:m|[KMGTPE]i?|[kMGTPE])?$/, "a Kubernetes quantity like `500m`, `2` or `4Gi`");
 const k8sMap = () =>
   dict(matching(/^[^,=;\s]*$/, "a value without `,`, `=`, `;` or spaces"), "an object of key → value").superRefine((m, ctx) => {
-    for (const key of Object.keys(m ?? {})) if (!/^[A-Za-z0-9][A-Za-z0-9._/-]*$/.test(key)) problem(ctx, [key], mustBe("a Kubernetes label key", key));
+    for (const key of Object.keys(m ?? {})) if (keyProblem(key) === undefined && !/^[A-Za-z0-9][A-Za-z0-9._/-]*$/.test(key)) problem(ctx, [key], mustBe("a Kubernetes label key", key, 'For example "kubernetes.io/arch".'));
   });
 
 const kubernetesSchema = strict({
@@ -878,7 +898,7 @@ const DRIVER_EXPECT = "one of `docker-container`, `remote`, `kubernetes`";
 
 /** The schema of `BuilderArgs`; its output is the normalized `BuilderConfig`. */
 export const builderSchema = strict({
-  name: matching(NAME, NAME_EXPECT, "buildx names its BuildKit container `buildx_buildkit_<name>0`, so the name must suit a container name."),
+  name: builderName("buildx names its BuildKit container `buildx_buildkit_<name>0`, so the name must suit a container name."),
   driver: z
     .enum(["docker-container", "remote", "kubernetes"], {
       error: (iss) => mustBe(DRIVER_EXPECT, iss.input, iss.input === "docker" ? "The `docker` driver cannot be configured (it is the engine's built-in BuildKit); use `docker-container`." : undefined),
@@ -886,17 +906,21 @@ export const builderSchema = strict({
     .optional(),
   image: matching(IMAGE_REF, "an image reference like `moby/buildkit:buildx-stable-1`").optional(),
   network: matching(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/, "`host`, `bridge` or a docker network name").optional(),
-  proxy: strict({
-    http: proxyUrl().optional(),
-    https: proxyUrl().optional(),
-    noProxy: uniqueList(matching(NO_PROXY_ENTRY, "a host, domain, IP, CIDR or `host:port` without commas or spaces", "List each entry separately."), "a list of hosts").optional(),
-  }).optional(),
+  proxy: strict(
+    {
+      http: proxyUrl().optional(),
+      https: proxyUrl().optional(),
+      noProxy: uniqueList(matching(NO_PROXY_ENTRY, "a host, domain, IP, CIDR or `host:port` without commas or spaces", "List each entry separately."), "a list of hosts").optional(),
+    },
+    "an object `{ http?, https?, noProxy? }`",
+    true,
+  ).optional(),
   env: envDict(false).optional(),
   secretEnv: envDict(true).optional(),
   buildkitdFlags: flagsSchema.optional(),
   config: buildkitdConfigSchema.optional(),
   platforms: platformList().optional(),
-  endpoint: text("an endpoint").optional(),
+  endpoint: text("an endpoint", "For example `tcp://buildkitd.example:1234` or a docker context name.").optional(),
   tls: tlsSchema.optional(),
   kubernetes: kubernetesSchema.optional(),
   driverOptions: dict(matching(/^[^\n]*$/, "a single-line string"), "an object of driver option → value").optional(),
@@ -950,6 +974,7 @@ export const builderSchema = strict({
     if (isRecord(v.driverOptions)) {
       const allowed = EXTRA_DRIVER_OPTIONS[driver] ?? [];
       for (const key of Object.keys(v.driverOptions)) {
+        if (keyProblem(key) !== undefined) continue; // reported by the map itself
         const field = key === "image" ? "image" : key === "network" ? "network" : key.startsWith("env.") ? (PROXY_ENV.includes(key.slice(4).toUpperCase()) ? "proxy" : "env") : ["cacert", "cert", "key", "servername"].includes(key) ? "tls" : undefined;
         if (field) problem(ctx, ["driverOptions", key], `is set by Berth from \`${field}\`; got ${show(key)} here. Set \`${field}\` instead.`);
         else if (!allowed.includes(key)) problem(ctx, ["driverOptions", key], `is not a ${driver} driver option Berth passes through; got ${show(key)}. Allowed: ${allowed.map((a) => `\`${a}\``).join(", ")}${driver === "kubernetes" ? "; the others are fields of `kubernetes`" : ""}.`);

@@ -26,25 +26,109 @@ export class BerthConfigError extends Error {
   }
 }
 
-/** Renders a zod path as `a.b[1].c`. */
+/** A key that is written quoted in a path: empty, spaces at an end, backticks, control or invisible characters, lone surrogates. */
+const QUOTED_KEY = /^$|^\s|\s$|[`\u0000-\u001f\u007f-\u009f\u00ad\u061c\u180e\u200b-\u200f\u2028-\u202e\u2060-\u206f\ufeff]|\p{Cs}/u;
+
+/** Renders a zod path as `a.b[1].c`; an empty key, or one with control characters, as `a[""]`, `a["x\u0000"]`. */
 export function formatPath(path: readonly PropertyKey[]): string {
   let out = "";
   for (const key of path) {
     if (typeof key === "number") out += `[${key}]`;
+    else if (typeof key === "string" && QUOTED_KEY.test(key)) out += `[${showString(key)}]`;
     else out += out === "" ? String(key) : `.${String(key)}`;
   }
   return out || "(root)";
 }
 
-/** Shows a user's value in an error message, shortened. Never call it on a secret. */
+/** Characters JSON leaves as they are but a terminal or an editor would act on or hide: DEL, C1 controls, bidi and zero-width marks. */
+const INVISIBLE = /[\u007f-\u009f\u00ad\u061c\u180e\u200b-\u200f\u2028-\u202e\u2060-\u206f\ufeff\ufff9-\ufffb]/g;
+
+/** A PEM block: a key or certificate pasted where it does not belong is never shown. */
+const PEM = /-----BEGIN [A-Z0-9 ]*-----/;
+/** `user:password@` in a URL or a `user:password@host` value; not `name:tag@sha256:…` (an image reference). */
+const USERINFO = /([^\s/@:"'`]+):([^\s/@"'`]+)@(?!sha\d+:)/g;
+
+/** A string as JSON text, with DEL, C1 controls and invisible marks escaped too. */
+function showString(s: string): string {
+  return JSON.stringify(s).replace(INVISIBLE, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`);
+}
+
+/** A string with whatever may be a credential taken out: a PEM block entirely, the password of `user:password@`. */
+function redacted(s: string): string | undefined {
+  if (PEM.test(s)) return "PEM text (not shown: it may hold a private key)";
+  return USERINFO.test(s) ? s.replace(USERINFO, "$1:<password not shown>@") : undefined;
+}
+
+/** Renders any value truthfully and briefly (NaN, Infinity, 10n, Symbol(x), a function, an Output). */
+function render(value: unknown, seen: Set<object>, depth: number): string {
+  switch (typeof value) {
+    case "string": {
+      USERINFO.lastIndex = 0;
+      const r = redacted(value);
+      if (r !== undefined && r.startsWith("PEM text")) return r;
+      return showString((r ?? value).slice(0, 200));
+    }
+    case "number":
+      return Object.is(value, -0) ? "-0" : String(value);
+    case "bigint":
+      return `${value}n`;
+    case "symbol":
+      return value.toString();
+    case "function":
+      return value.name ? `a function (${value.name})` : "a function";
+    case "undefined":
+      return "undefined";
+    case "boolean":
+      return String(value);
+  }
+  if (value === null) return "null";
+  const o = value as Record<string | symbol, unknown>;
+  if (o.__pulumiOutput === true) return "an Output (a value not known until the deployment runs)";
+  if (o.__pulumiResource === true) return "a Pulumi resource";
+  if (value instanceof Promise) return "a Promise";
+  if (value instanceof Date) return Number.isNaN(value.getTime()) ? "an invalid Date" : `a Date (${value.toISOString()})`;
+  if (value instanceof RegExp) return `a RegExp (${String(value)})`;
+  if (value instanceof Map) return `a Map of ${value.size}`;
+  if (value instanceof Set) return `a Set of ${value.size}`;
+  if (ArrayBuffer.isView(value)) return `binary data of ${value.byteLength} bytes`;
+  if (value instanceof Error) return `an Error (${showString(value.message.slice(0, 60))})`;
+  if (seen.has(value as object)) return "[circular]";
+  if (depth > 3) return Array.isArray(value) ? "[…]" : "{…}";
+  seen.add(value as object);
+  try {
+    const parts: string[] = [];
+    let length = 0;
+    const entries: [string | undefined, unknown][] = Array.isArray(value) ? value.map((v) => [undefined, v]) : Object.keys(o).map((k) => [k, o[k]]);
+    for (const [k, v] of entries) {
+      if (length > 100) {
+        parts.push("…");
+        break;
+      }
+      const part = k === undefined ? render(v, seen, depth + 1) : `${showString(k)}:${render(v, seen, depth + 1)}`;
+      parts.push(part);
+      length += part.length + 1;
+    }
+    return Array.isArray(value) ? `[${parts.join(",")}]` : `{${parts.join(",")}}`;
+  } finally {
+    seen.delete(value as object);
+  }
+}
+
+/**
+ * Shows a user's value in an error message, shortened: strings as JSON (control and invisible
+ * characters escaped), numbers as they are (`NaN`, `Infinity`), and never what may be a credential:
+ * a PEM block, or the password in `user:password@host`. Never call it on a secret field's value:
+ * `mustBe(…, secret)` does not.
+ */
 export function show(value: unknown): string {
   let s: string;
   try {
-    s = typeof value === "string" ? JSON.stringify(value) : JSON.stringify(value) ?? String(value);
+    s = render(value, new Set(), 0);
   } catch {
-    s = String(value);
+    s = "a value that cannot be shown";
   }
-  return s.length > 80 ? `${s.slice(0, 77)}...` : s;
+  const chars = Array.from(s);
+  return chars.length > 80 ? `${chars.slice(0, 77).join("")}...` : s;
 }
 
 /**
@@ -54,31 +138,81 @@ export function show(value: unknown): string {
 export function parse<S extends z.ZodType>(component: string, schema: S, input: unknown, prefix = ""): z.output<S> {
   const result = schema.safeParse(input);
   if (result.success) return result.data;
-  const problems = result.error.issues.map((issue) => {
+  throw new BerthConfigError(component, problemsOf(result.error, prefix));
+}
+
+/** The problems of a zod error, each once, with `prefix` before each path. */
+export function problemsOf(error: z.ZodError, prefix = ""): Problem[] {
+  const seen = new Set<string>();
+  const problems: Problem[] = [];
+  for (const issue of error.issues) {
     const full = [...(prefix ? [prefix] : []), ...issue.path];
-    return { path: formatPath(full), message: issue.message };
-  });
-  throw new BerthConfigError(component, problems);
+    const p = { path: formatPath(full), message: issue.message };
+    const key = `${p.path}\u0000${p.message}`;
+    if (!seen.has(key)) problems.push(p);
+    seen.add(key);
+  }
+  return problems;
 }
 
 // ---------------------------------------------------------------------------------------------
 // Schema builders. Each zod leaf below words its problems in the one style above
 // ("must be <what is allowed>; got <value>. <how to fix>"), so config schemas never show zod's
-// default messages. A value marked secret is never shown.
+// default messages. A value marked secret is never shown, whatever its shape.
 
 /** How a bad value is shown in a message: `nothing` when missing, else `show(value)`. */
 export function got(value: unknown): string {
   return value === undefined ? "nothing" : show(value);
 }
 
+/** What stands for a secret value in a message. */
+const HIDDEN = "a value that is not shown because it is secret";
+
 /** `must be <expect>; got <value>. <fix>`. With `secret`, the value is never shown. */
 export function mustBe(expect: string, value: unknown, fix?: string, secret = false): string {
-  const shown = secret && value !== undefined ? "a value that is not shown because it is secret" : got(value);
+  const shown = secret && value !== undefined ? HIDDEN : got(value);
   return `must be ${expect}; got ${shown}.${fix ? ` ${fix}` : ""}`;
 }
 
 function camelize(key: string): string {
   return key.replace(/[_-]([a-z])/g, (_, c: string) => c.toUpperCase());
+}
+
+/** A key as written in a message: in backticks, or quoted and shortened when it holds odd characters. */
+function keyName(key: string): string {
+  return QUOTED_KEY.test(key) || key.length > 60 ? show(key) : `\`${key}\``;
+}
+
+/**
+ * How to fix a value of the wrong type, when the schema gives no fix of its own. Only for what
+ * is clear from the types alone; never for a secret (the hint would show the value).
+ */
+function typeHint(iss: z.core.$ZodRawIssue, secret: boolean): string | undefined {
+  if (secret || iss.code !== "invalid_type") return undefined;
+  const v = iss.input;
+  const expected = String((iss as { expected?: unknown }).expected);
+  switch (expected) {
+    case "string":
+      if ((typeof v === "number" && Number.isFinite(v)) || typeof v === "boolean") return `Write it as a string: "${String(v)}".`;
+      if (Array.isArray(v)) return "Write one string, not a list.";
+      if (isRecord(v)) return "Write one string, not an object.";
+      return undefined;
+    case "boolean":
+      return v === "true" || v === "false" ? `Write ${v} without quotes.` : "Write true or false.";
+    case "number":
+      if (typeof v === "number" || typeof v === "bigint") return "Write a finite number, e.g. 30.";
+      if (typeof v === "boolean" || Array.isArray(v) || isRecord(v)) return "Write a number, e.g. 30.";
+      return undefined;
+    case "array":
+      if (typeof v === "string") return `Write it as a list: [${show(v)}].`;
+      if (isRecord(v)) return "Write a list (`[…]`), not an object.";
+      return undefined;
+    case "object":
+    case "record":
+      if (v === null || v === undefined) return undefined;
+      return "Write an object (`{ … }`).";
+  }
+  return undefined;
 }
 
 /** A zod error function: unknown keys are listed with the allowed ones; anything else is `mustBe`. */
@@ -90,14 +224,15 @@ export function says(expect: string, fix?: string, secret = false) {
       const hints = iss.keys
         .map((k) => (allowed.includes(camelize(k)) ? `\`${k}\` is spelled \`${camelize(k)}\` in Berth` : undefined))
         .filter((h): h is string => h !== undefined);
-      const list = iss.keys.map((k) => `\`${k}\``).join(", ");
+      const list = iss.keys.slice(0, 10).map(keyName).join(", ") + (iss.keys.length > 10 ? ` and ${iss.keys.length - 10} more` : "");
       return (
         `has unknown key${iss.keys.length === 1 ? "" : "s"} ${list}; allowed keys are ` +
         `${allowed.map((k) => `\`${k}\``).join(", ")}.` +
         (hints.length ? ` ${hints.join("; ")}.` : ` Remove ${iss.keys.length === 1 ? "it" : "them"} or check the spelling.`)
       );
     }
-    return mustBe(expect, iss.input, fix, secret);
+    if (iss.code === "invalid_key") return `must be an object with string keys; got the key ${show(iss.input)}. Remove it.`;
+    return mustBe(expect, iss.input, fix ?? typeHint(iss, secret), secret);
   };
 }
 
@@ -106,23 +241,132 @@ export function problem(ctx: z.core.$RefinementCtx<unknown>, path: PropertyKey[]
   ctx.addIssue({ code: "custom", path, message });
 }
 
-/** A string. */
-export function text(expect = "a string", fix?: string) {
-  return z.string({ error: says(expect, fix) });
+// ---------------------------------------------------------------------------------------------
+// Text: what any string may hold
+
+/**
+ * Longest string value, in UTF-8 bytes. Every command reaches a host as ONE `sh -c` string over
+ * SSH (sshd runs `$SHELL -c <command>`), and Linux caps one argv string at MAX_ARG_STRLEN, 128 KiB:
+ * more fails with `E2BIG` ("Argument list too long") before anything runs. Quoting for the shell can
+ * make a value up to 4× longer (each `'` becomes `'\''`), so one value of 32 KiB always fits;
+ * the sum over one command is checked where the command is known (a role's `docker run`).
+ */
+export const MAX_VALUE_BYTES = 32 * 1024;
+
+/**
+ * Longest secret value, in UTF-8 bytes. Secrets reach hosts on stdin or in 0600 files, not argv,
+ * but most end up as environment variables: docker reads an env file with a 64 KiB line buffer,
+ * and Linux caps one environment string at 128 KiB too.
+ */
+export const MAX_SECRET_BYTES = 64 * 1024;
+
+/**
+ * What a string field may hold besides printable text:
+ * - `line` (the default): one line of text, no control characters at all (C0, DEL, C1);
+ * - `lines`: text of several lines (a PEM block): tab, LF and CR, no other control character;
+ * - `data`: a value passed on as it is (an env value, a label value, a command argument):
+ *   anything but NUL.
+ * Never a NUL byte (it ends a string in argv, the environment and most files, so the value would
+ * be cut short) nor an unpaired surrogate (UTF-8 cannot encode it: Node would silently write U+FFFD).
+ */
+export type TextChars = "line" | "lines" | "data";
+
+/** Rules for one string field. */
+export interface TextRules {
+  /** @default "line" */
+  chars?: TextChars;
+  /** @default MAX_VALUE_BYTES */
+  maxBytes?: number;
+  /** Why the length limit is what it is, as a sentence. @default - the argv limit */
+  why?: string;
+}
+
+const CONTROL: Record<TextChars, RegExp> = {
+  line: /[\u0000-\u001f\u007f-\u009f]/,
+  lines: /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f]/,
+  data: /\u0000/,
+};
+const LONE_SURROGATE = /\p{Cs}/u;
+const CONTROL_NAMES: Record<number, string> = { 0: "NUL", 9: "tab", 10: "line feed", 13: "carriage return", 27: "escape", 127: "DEL" };
+
+function codePoint(c: string): string {
+  const n = c.codePointAt(0)!;
+  const name = CONTROL_NAMES[n];
+  return `U+${n.toString(16).toUpperCase().padStart(4, "0")}${name ? ` (${name})` : ""}`;
+}
+
+/**
+ * The problem with a string's characters or length, or undefined: NUL bytes, control characters
+ * (per `rules.chars`), unpaired surrogates, more than `rules.maxBytes` bytes. With `secret`, the
+ * message shows neither the value nor where the bad character is.
+ */
+export function textProblem(value: string, rules: TextRules = {}, secret = false): string | undefined {
+  const chars = rules.chars ?? "line";
+  const at = (i: number) => (secret ? "" : ` at character ${Array.from(value.slice(0, i)).length + 1}`);
+  const nul = value.indexOf("\u0000");
+  if (nul >= 0) {
+    return mustBe("text without NUL bytes", value, `Remove the NUL byte${at(nul)}: a NUL ends a string in argv, the environment and files on the host, so the value would be cut short.`, secret);
+  }
+  const control = CONTROL[chars].exec(value);
+  if (control) {
+    const expect = chars === "lines" ? "text without control characters other than tab and line breaks" : "one line of text without control characters";
+    return mustBe(expect, value, `Remove the ${codePoint(control[0])}${at(control.index)}.`, secret);
+  }
+  const lone = LONE_SURROGATE.exec(value);
+  if (lone) {
+    return mustBe("valid Unicode text", value, `Remove the unpaired surrogate ${codePoint(lone[0])}${at(lone.index)}: it cannot be written as UTF-8.`, secret);
+  }
+  const max = rules.maxBytes ?? (secret ? MAX_SECRET_BYTES : MAX_VALUE_BYTES);
+  // Bytes are counted only when they could be too many (a string has at most 3 UTF-8 bytes per UTF-16 unit).
+  if (value.length * 3 > max) {
+    const bytes = Buffer.byteLength(value, "utf8");
+    if (bytes > max) {
+      const why =
+        rules.why ??
+        (secret
+          ? "Secrets end up in environment variables, which docker and Linux cap: mount a large secret as a file instead."
+          : "Commands reach each host as one `sh -c` string, which Linux caps at 128 KiB: pass large data as a file (a volume) instead.");
+      return `must be at most ${max} bytes; got ${bytes} bytes${secret ? " (not shown because it is secret)" : ` (${show(value)})`}. ${why}`;
+    }
+  }
+  return undefined;
+}
+
+/**
+ * Refinement options for a check that only makes sense on a value that passed the checks before
+ * it (its type, its characters): a string's format is not checked once it holds a NUL byte.
+ */
+export const whenClean = { when: (payload: { issues: readonly unknown[] }) => payload.issues.length === 0 };
+
+/** A string: one line of text unless `rules` say otherwise, at most `MAX_VALUE_BYTES`. */
+export function text(expect = "a string", fix?: string, rules: TextRules = {}) {
+  return z.string({ error: says(expect, fix) }).superRefine((v, ctx) => {
+    const m = textProblem(v, rules);
+    if (m) problem(ctx, [], m);
+  });
 }
 
 /** A string matching `re`. */
-export function matching(re: RegExp, expect: string, fix?: string) {
-  return text(expect, fix).superRefine((v, ctx) => {
+export function matching(re: RegExp, expect: string, fix?: string, rules: TextRules = {}) {
+  return text(expect, fix, rules).superRefine((v, ctx) => {
     if (!re.test(v)) problem(ctx, [], mustBe(expect, v, fix));
-  });
+  }, whenClean);
 }
 
-/** A secret string: messages never show it. `valid` adds a format check. */
-export function secret(expect: string, fix?: string, valid: (v: string) => boolean = () => true) {
-  return z.string({ error: says(expect, fix, true) }).superRefine((v, ctx) => {
-    if (!valid(v)) problem(ctx, [], mustBe(expect, v, fix, true));
-  });
+/**
+ * A secret string: messages never show it, whatever is wrong with it. `valid` adds a format check.
+ * By default any character but NUL, at most `MAX_SECRET_BYTES`.
+ */
+export function secret(expect: string, fix?: string, valid: (v: string) => boolean = () => true, rules: TextRules = {}) {
+  return z
+    .string({ error: says(expect, fix, true) })
+    .superRefine((v, ctx) => {
+      const m = textProblem(v, { chars: "data", ...rules }, true);
+      if (m) problem(ctx, [], m);
+    })
+    .superRefine((v, ctx) => {
+      if (!valid(v)) problem(ctx, [], mustBe(expect, v, fix, true));
+    }, whenClean);
 }
 
 /** true or false. */
@@ -148,14 +392,38 @@ export function list<T extends z.ZodType>(item: T, expect = "a list") {
   return z.array(item, { error: says(expect) });
 }
 
-/** An object with free-form string keys. */
-export function dict<T extends z.ZodType>(value: T, expect = "an object") {
-  return z.record(z.string(), value, { error: says(expect) });
+/** The problem with a key of a free-form object, or undefined. */
+export type KeyCheck = (key: string) => string | undefined;
+
+/**
+ * The problem with any key of a free-form object: an empty key, control characters or a key
+ * longer than `MAX_VALUE_BYTES`; then `check`, the field's own rule.
+ */
+export function keyProblem(key: string, check?: KeyCheck): string | undefined {
+  if (key === "") return 'must not be an empty name; got "". Name the entry, or remove it.';
+  return textProblem(key) ?? check?.(key);
 }
 
-/** An object with exactly these keys (unknown keys are problems). */
-export function strict<S extends z.core.$ZodLooseShape>(shape: S, expect = "an object") {
-  return z.strictObject(shape, { error: says(expect) });
+/**
+ * An object with free-form string keys. Every key is checked by `keyProblem` (with `keys`, the
+ * field's own rule). With `secret`, a value of the wrong type is not shown (it may be a secret
+ * written in the wrong shape).
+ */
+export function dict<T extends z.ZodType>(value: T, expect = "an object", keys?: KeyCheck, secret = false) {
+  return z.record(z.string(), value, { error: says(expect, undefined, secret) }).superRefine(
+    (record, ctx) => {
+      for (const key of Object.keys(record)) {
+        const m = keyProblem(key, keys);
+        if (m) problem(ctx, [key], m);
+      }
+    },
+    { when: (payload: { value: unknown }) => isRecord(payload.value) },
+  );
+}
+
+/** An object with exactly these keys (unknown keys are problems). With `secret`, a value of the wrong type is not shown. */
+export function strict<S extends z.core.$ZodLooseShape>(shape: S, expect = "an object", secret = false) {
+  return z.strictObject(shape, { error: says(expect, undefined, secret) });
 }
 
 /**
@@ -168,7 +436,8 @@ export function either<T>(expect: string, pick: (value: unknown) => z.ZodType<T>
     const schema = pick(value);
     if (schema === undefined) {
       problem(ctx, [], mustBe(expect, value, fix, secret));
-      return z.NEVER;
+      // A value not known yet stays visible to the checks over several fields, which then wait.
+      return value === NOT_KNOWN ? (value as T) : z.NEVER;
     }
     const result = schema.safeParse(value);
     if (result.success) return result.data;
@@ -182,12 +451,30 @@ export function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === "object" && value !== null && !Array.isArray(value);
 }
 
+// ---------------------------------------------------------------------------------------------
+// Values not known yet
+
+/**
+ * Stands in for a value that is not known yet (a Pulumi Output, a Promise) while a component
+ * checks the known parts of its args before registering any child: leaf checks report it (and the
+ * component drops those problems), and checks over several fields wait until it is known.
+ */
+export const NOT_KNOWN: unique symbol = Symbol("berth.notKnownYet");
+
+/** Does `value` hold `NOT_KNOWN` anywhere? */
+export function holdsNotKnown(value: unknown, depth = 0): boolean {
+  if (value === NOT_KNOWN) return true;
+  if (depth > 32 || typeof value !== "object" || value === null) return false;
+  return (Array.isArray(value) ? value : Object.values(value)).some((v) => holdsNotKnown(v, depth + 1));
+}
+
 /**
  * Refinement options for a check over several fields of an object: it runs even when some of
  * those fields are invalid (so every problem is reported at once), but not when the value is not
- * an object at all. The check must then read its fields defensively.
+ * an object at all, nor while a part of it is not known yet. The check must read its fields
+ * defensively.
  */
-export const evenWithFieldErrors = { when: (payload: { value: unknown }) => isRecord(payload.value) };
+export const evenWithFieldErrors = { when: (payload: { value: unknown }) => isRecord(payload.value) && !holdsNotKnown(payload.value) };
 
 /** Like `evenWithFieldErrors`, for a check over the items of a list. */
-export const evenWithItemErrors = { when: (payload: { value: unknown }) => Array.isArray(payload.value) };
+export const evenWithItemErrors = { when: (payload: { value: unknown }) => Array.isArray(payload.value) && !holdsNotKnown(payload.value) };

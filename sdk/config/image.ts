@@ -7,7 +7,7 @@ import * as path from "node:path";
 import { z } from "zod";
 import { parseImage } from "./app";
 import { platformList, uniqueList } from "./builder";
-import { dict, evenWithFieldErrors, flag, isRecord, list, matching, mustBe, parse, problem, secret, show, strict, text } from "./errors";
+import { dict, evenWithFieldErrors, flag, isRecord, keyProblem, list, matching, mustBe, parse, problem, secret, show, strict, text, whenClean } from "./errors";
 
 /** A build cache location. Equivalent to buildx's `--cache-to`/`--cache-from` `type=registry|local`. */
 export type CacheArgs =
@@ -189,11 +189,24 @@ const SSH = /^[A-Za-z0-9_.-]+(?:=\S+)?$/;
 const LABEL_KEY = /^[A-Za-z0-9][A-Za-z0-9._/-]*$/;
 const TAG_EXPECT = "an image reference with a tag, like `registry.example.com/app:1.2.3`";
 const RESERVED_LABELS = ["service", "destination"];
+/** Labels and build args together, in bytes (see the check). */
+const MAX_BUILD_ARGV_BYTES = 1024 * 1024;
 
+/** Linux paths are at most 4096 bytes (PATH_MAX). */
+const PATH_RULES = { maxBytes: 4096, why: "Linux paths are at most 4096 bytes (PATH_MAX)." };
 const absolute = (what: string) =>
-  text(`an absolute path to ${what}`).superRefine((v, ctx) => {
+  text(`an absolute path to ${what}`, undefined, PATH_RULES).superRefine((v, ctx) => {
     if (!path.isAbsolute(v)) problem(ctx, [], mustBe(`an absolute path to ${what}`, v));
-  });
+  }, whenClean);
+
+/**
+ * The build context and Dockerfile as written (relative to the program's directory, or absolute),
+ * checked before they are read: one line of text, not empty, at most PATH_MAX.
+ */
+export const writtenPathsSchema = strict({
+  context: matching(/\S/, "a directory path", "For example `./app`.", PATH_RULES),
+  dockerfile: matching(/\S/, "a file path", "For example `./app/Dockerfile`.", PATH_RULES).optional(),
+});
 
 const tag = () =>
   text(TAG_EXPECT).superRefine((v, ctx) => {
@@ -201,7 +214,7 @@ const tag = () =>
     if (!ref || ref.digest !== undefined || ref.tag === undefined) {
       problem(ctx, [], mustBe(TAG_EXPECT, v, ref?.digest !== undefined ? "A digest is an output of the build (`Image.digest`), not a tag." : "Add `:<tag>`, e.g. `:latest` or a version."));
     }
-  });
+  }, whenClean);
 
 const modeSchema = z.enum(["min", "max"], { error: (iss) => mustBe("`min` or `max`", iss.input) });
 
@@ -214,7 +227,7 @@ const cacheSchema = z.unknown().transform((value, ctx): CacheArgs => {
           type: z.literal("registry"),
           ref: text("a cache image reference").superRefine((v, c) => {
             if (!parseImage(v) || parseImage(v)!.digest !== undefined) problem(c, [], mustBe("a cache image reference like `registry.example.com/app:buildcache`", v));
-          }),
+          }, whenClean),
           mode: modeSchema.optional(),
         })
       : type === "local"
@@ -235,29 +248,30 @@ export const imageSchema = strict({
   context: absolute("the build context directory"),
   dockerfile: absolute("the Dockerfile").optional(),
   target: matching(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/, "a stage name").optional(),
-  buildArgs: dict(text(), "an object of build arg → value")
+  buildArgs: dict(text("a string", undefined, { chars: "data" }), "an object of build arg → value")
     .superRefine((args, ctx) => {
-      for (const k of Object.keys(args ?? {})) if (!ARG_NAME.test(k)) problem(ctx, [k], `must be named like a build arg (letters, digits and \`_\`, not starting with a digit); got ${show(k)}.`);
+      for (const k of Object.keys(args ?? {})) if (keyProblem(k) === undefined && !ARG_NAME.test(k)) problem(ctx, [k], `must be named like a build arg (letters, digits and \`_\`, not starting with a digit); got ${show(k)}.`);
     })
     .optional(),
-  secrets: dict(secret("a string"), "an object of secret id → secret value")
+  secrets: dict(secret("a string"), "an object of secret id → secret value", undefined, true)
     .superRefine((s, ctx) => {
-      for (const k of Object.keys(s ?? {})) if (!SECRET_ID.test(k)) problem(ctx, [k], `must be a secret id (letters, digits, \`_\`, \`.\`, \`-\`); got ${show(k)}.`);
+      for (const k of Object.keys(s ?? {})) if (keyProblem(k) === undefined && !SECRET_ID.test(k)) problem(ctx, [k], `must be a secret id (letters, digits, \`_\`, \`.\`, \`-\`); got ${show(k)}.`);
     })
     .optional(),
   ssh: list(matching(SSH, "`default` or `<id>=<path>`"), "a list of ssh sources").optional(),
   platforms: platformList().optional(),
   tags: uniqueList(tag(), "a list of image references").optional(),
-  labels: dict(text(), "an object of label → value")
+  labels: dict(text("a string", undefined, { chars: "data" }), "an object of label → value")
     .superRefine((labels, ctx) => {
       for (const k of Object.keys(labels ?? {})) {
+        if (keyProblem(k) !== undefined) continue; // reported by the map itself
         if (RESERVED_LABELS.includes(k)) problem(ctx, [k], `is set from the \`${k}\` field; got ${show(labels[k])} in \`labels\`. Set \`${k}\` instead.`);
-        else if (!LABEL_KEY.test(k)) problem(ctx, [k], mustBe("a label name (letters, digits, `.`, `_`, `/`, `-`)", k));
+        else if (!LABEL_KEY.test(k)) problem(ctx, [k], mustBe("a label name (letters, digits, `.`, `_`, `/`, `-`)", k, k.includes("=") ? "Docker splits `--label name=value` at the first `=`: write the name alone as the key." : 'For example "org.opencontainers.image.source".'));
       }
     })
     .optional(),
-  service: matching(/^[a-z][a-z0-9_-]*$/, "lowercase letters, digits, `-` or `_`, starting with a letter").optional(),
-  destination: matching(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/, "letters, digits, `_`, `.` or `-`").optional(),
+  service: matching(/^[a-z][a-z0-9_-]*$/, "lowercase letters, digits, `-` or `_`, starting with a letter", "Use the `AppService`'s `service`, e.g. \"shop\".").optional(),
+  destination: matching(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/, "letters, digits, `_`, `.` or `-`", 'For example "staging".').optional(),
   push: flag().optional(),
   load: flag().optional(),
   oci: strict({ dest: absolute("the OCI output"), tar: flag().optional() }).optional(),
@@ -285,6 +299,17 @@ export const imageSchema = strict({
       }
       if ((push === true || load === true) && tags.length === 0) {
         problem(ctx, ["tags"], `must name at least one image reference to ${push === true ? "push" : "load"}; got ${tags.length === 0 && v.tags === undefined ? "nothing" : "[]"}. Add e.g. \`registry.example.com/app:latest\`.`);
+      }
+      // buildx runs with argv (no shell): Linux caps argv and environment together at ARG_MAX
+      // (2 MiB with the default 8 MiB stack); labels and build args stay well inside it.
+      const bytes = (m: unknown) => (isRecord(m) ? Object.entries(m).reduce((n, [k, x]) => n + Buffer.byteLength(`${k}=${typeof x === "string" ? x : ""}`, "utf8") + 16, 0) : 0);
+      const [labelBytes, argBytes] = [bytes(v.labels), bytes(v.buildArgs)];
+      if (labelBytes + argBytes > MAX_BUILD_ARGV_BYTES) {
+        problem(
+          ctx,
+          [labelBytes >= argBytes ? "labels" : "buildArgs"],
+          `must keep labels and build args within ${MAX_BUILD_ARGV_BYTES} bytes together; got ${labelBytes + argBytes} bytes. They are \`docker buildx build\` arguments, and Linux caps a command's arguments at ARG_MAX: copy large data into the image from the context instead.`,
+        );
       }
       if (Array.isArray(v.cacheFrom)) {
         v.cacheFrom.forEach((c, i) => {

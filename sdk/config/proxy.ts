@@ -15,17 +15,24 @@ import {
   flag,
   integer,
   isRecord,
+  keyProblem,
   list,
   matching,
   mustBe,
   parse,
   port,
   problem,
+  problemsOf,
+  BerthConfigError,
+  type Problem,
+  says,
   secret,
   show,
   strict,
   text,
+  whenClean,
 } from "./errors";
+import { host, sshSchema, type SshArgs, type SshConfig } from "./ssh";
 
 // ---------------------------------------------------------------------------------------------
 // docker run options
@@ -37,39 +44,99 @@ import {
  */
 export type DockerOptions = Record<string, string | true | string[]>;
 
-const OPTION_NAME = /^[a-z0-9][a-z0-9-]*$/;
+const OPTION_NAME = /^[a-z][a-z0-9-]*$/;
 const OPTION_VALUE_EXPECT = "a string, true, or a list of strings";
 
 /**
- * The schema of `DockerOptions`. `reserved` maps option names Berth sets itself to the way to
- * change them instead.
+ * `docker run` options that are flags (they take no value): only `true` is allowed, since a
+ * string after a flag would be read as the next option or as the image (`init: "--privileged"`
+ * would render `--init --privileged`).
  */
-export function dockerOptionsSchema(reserved: Record<string, string>) {
-  const value = either<string | true | string[]>(
+export const DOCKER_FLAG_OPTIONS = [
+  "detach",
+  "disable-content-trust",
+  "help",
+  "init",
+  "interactive",
+  "no-healthcheck",
+  "oom-kill-disable",
+  "privileged",
+  "publish-all",
+  "quiet",
+  "read-only",
+  "rm",
+  "sig-proxy",
+  "tty",
+  "use-api-socket",
+];
+
+/** A docker option value that does not look like an option itself (a negative number is fine: `memory-swap: "-1"`). */
+const LOOKS_LIKE_OPTION = /^-(?![0-9.])/;
+
+function optionValue(flagOption: boolean) {
+  const one = text("a string").superRefine((v, ctx) => {
+    if (LOOKS_LIKE_OPTION.test(v)) {
+      problem(ctx, [], mustBe("a value that does not start with `-`", v, "It would be read as another docker option: give each option its own key, e.g. `{ init: true, privileged: true }`."));
+    }
+  }, whenClean);
+  return either<string | true | string[]>(
     OPTION_VALUE_EXPECT,
     (v) =>
-      typeof v === "string" || v === true
-        ? z.union([z.string(), z.literal(true)])
-        : Array.isArray(v)
-          ? list(text(), "a list of strings")
-          : undefined,
+      flagOption && v !== true
+        ? z.unknown().transform((x, ctx): true => {
+            problem(ctx, [], mustBe("true (this docker option is a flag)", x, "Set it to true to pass the flag, or omit it; a flag takes no value."));
+            return z.NEVER;
+          })
+        : v === true
+          ? z.literal(true)
+          : typeof v === "string"
+            ? one
+            : Array.isArray(v)
+              ? list(one, "a list of strings")
+              : undefined,
     "Omit an option instead of setting it to false.",
   );
-  return dict(value, "an object of docker run options").superRefine(
+}
+
+/**
+ * The schema of `DockerOptions`. `reserved` maps option names Berth sets itself to the way to
+ * change them instead. Names are `[a-z][a-z0-9-]*`; flags (`DOCKER_FLAG_OPTIONS`) take only
+ * `true`; no value starts with `-` unless it is a negative number; a `label` option may not set
+ * Berth's own labels.
+ */
+export function dockerOptionsSchema(reserved: Record<string, string>, reservedLabels: readonly string[] = []) {
+  const values = Object.fromEntries(DOCKER_FLAG_OPTIONS.map((f) => [f, optionValue(true)]));
+  const value = optionValue(false);
+  const nameProblem = (name: string): string | undefined => {
+    if (OPTION_NAME.test(name)) return undefined;
+    const bare = name.replace(/^-+/, "");
+    const fix = bare !== name && OPTION_NAME.test(bare) ? ` Write it as \`${bare}\`.` : " Write the long option name in lowercase, e.g. `cpus` or `add-host`.";
+    return `must be named like a docker run option without dashes (e.g. \`cpus\`); got ${show(name)}.${fix}`;
+  };
+  const schema = z.record(z.string(), z.unknown(), { error: says("an object of docker run options") }).superRefine(
     (options, ctx) => {
-      if (!isRecord(options)) return;
-      for (const name of Object.keys(options)) {
-        if (!OPTION_NAME.test(name)) {
-          const bare = name.replace(/^-+/, "");
-          const fix = bare !== name && OPTION_NAME.test(bare) ? ` Write it as \`${bare}\`.` : "";
-          problem(ctx, [name], `must be named like a docker run option without dashes (e.g. \`cpus\`); got ${show(name)}.${fix}`);
-        } else if (name in reserved) {
-          problem(ctx, [name], `is set by Berth; got ${show(options[name])}. ${reserved[name]}`);
+      // Values first, then names, as a user reads a problem list top-down.
+      for (const [name, v] of Object.entries(options)) {
+        const r = (values[name] ?? value).safeParse(v);
+        if (!r.success) for (const issue of r.error.issues) problem(ctx, [name, ...(issue.path as PropertyKey[])], issue.message);
+      }
+      for (const [name, v] of Object.entries(options)) {
+        const m = keyProblem(name, nameProblem);
+        if (m) problem(ctx, [name], m);
+        else if (name in reserved) problem(ctx, [name], `is set by Berth; got ${show(v)}. ${reserved[name]}`);
+        else if (name === "label") {
+          for (const label of Array.isArray(v) ? v : [v]) {
+            const key = typeof label === "string" ? label.split("=")[0] : "";
+            if (reservedLabels.includes(key)) {
+              problem(ctx, [name], `must not set Berth's own \`${key}\` label; got ${show(label)}. Berth sets ${reservedLabels.map((l) => `\`${l}\``).join(", ")} itself: use another label name.`);
+            }
+          }
         }
       }
     },
-    evenWithFieldErrors,
+    { when: (payload: { value: unknown }) => isRecord(payload.value) },
   );
+  return schema as unknown as z.ZodType<DockerOptions, unknown>;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -196,8 +263,12 @@ export interface ProxyRunConfig {
   configVolume: string;
 }
 
-const DOCKER_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
-const dockerName = () => matching(DOCKER_NAME, "a docker name (letters, digits, `_`, `.`, `-`)");
+/**
+ * A docker object name, at most 255 characters: a volume is a directory
+ * `/var/lib/docker/volumes/<name>` on the host, and a file name is at most 255 bytes.
+ */
+const DOCKER_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,254}$/;
+const dockerName = () => matching(DOCKER_NAME, "a docker name (letters, digits, `_`, `.`, `-`; at most 255)", 'For example "kamal".');
 
 /** A registry host, `host[:port]`, as in an image reference. */
 export const REGISTRY_HOST = /^(?:[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*|\[[0-9A-Fa-f:]+\])(?::[0-9]+)?$/;
@@ -216,7 +287,7 @@ function olderThan(a: [number, number, number], b: [number, number, number]): bo
 }
 
 const VERSION_EXPECT = "a kamal-proxy release tag like `v0.9.2`";
-const proxyVersion = text(VERSION_EXPECT).superRefine((v, ctx) => {
+const proxyVersion = text(VERSION_EXPECT, `Use ${proxyRunDefaults.version}, the default.`).superRefine((v, ctx) => {
   const r = release(v);
   if (!r) {
     problem(
@@ -231,7 +302,7 @@ const proxyVersion = text(VERSION_EXPECT).superRefine((v, ctx) => {
       mustBe(`${proxyRunDefaults.minimumVersion} or newer`, v, `Use ${proxyRunDefaults.version}, the default.`),
     );
   }
-});
+}, whenClean);
 
 const LOG_SIZE = /^[1-9][0-9]*[kmg]$/;
 const BIND_IP_EXPECT = "an IPv4 or IPv6 address";
@@ -252,7 +323,7 @@ export const proxyRunSchema = strict({
   bindIps: list(
     text(BIND_IP_EXPECT).superRefine((v, ctx) => {
       if (isIP(unbracket(v)) === 0) problem(ctx, [], mustBe(BIND_IP_EXPECT, v));
-    }),
+    }, whenClean),
     "a list of IP addresses",
   ).optional(),
   publish: flag().optional(),
@@ -315,6 +386,43 @@ export const proxyRunSchema = strict({
 /** Validates the kamal-proxy container settings and applies the defaults. Throws one `BerthConfigError`. */
 export function normalizeProxyRun(input: ProxyRunArgs | undefined, component = "Proxy", prefix = ""): ProxyRunConfig {
   return parse(component, proxyRunSchema, input ?? {}, prefix);
+}
+
+/** What the `Proxy` component takes: the hosts, how to reach them, and the container settings. */
+export interface ProxyHostsArgs extends ProxyRunArgs {
+  hosts: string[];
+  ssh?: SshArgs;
+}
+
+/** The hosts kamal-proxy runs on: at least one, each once. */
+export const proxyHostsSchema = list(host('Write a bare host name or address, e.g. "10.0.0.1": no user, port or spaces.'), "a list of hosts").superRefine(
+  (hosts, ctx) => {
+    if (hosts.length === 0) problem(ctx, [], 'must list at least one host; got []. Add a host, e.g. ["10.0.0.1"].');
+    hosts.forEach((h, i) => {
+      if (typeof h === "string" && hosts.indexOf(h) !== i) problem(ctx, [i], `must not repeat an earlier host; got ${show(h)} again. List each host once.`);
+    });
+  },
+  { when: (payload: { value: unknown }) => Array.isArray(payload.value) },
+);
+
+/**
+ * Validates everything the `Proxy` component takes (`hosts`, `ssh` and the container settings)
+ * and applies the defaults. Throws one `BerthConfigError` listing every problem.
+ */
+export function normalizeProxyHosts(input: ProxyHostsArgs, component = "Proxy"): { hosts: string[]; ssh: SshConfig; run: ProxyRunConfig } {
+  if (!isRecord(input)) {
+    throw new BerthConfigError(component, [{ path: "(root)", message: mustBe("an object of Proxy settings", input, 'Pass `{ hosts: ["10.0.0.1"], … }`.') }]);
+  }
+  const { hosts, ssh, ...run } = input;
+  const problems: Problem[] = [];
+  const h = proxyHostsSchema.safeParse(hosts);
+  if (!h.success) problems.push(...problemsOf(h.error, "hosts"));
+  const s = sshSchema.optional().safeParse(ssh);
+  if (!s.success) problems.push(...problemsOf(s.error, "ssh"));
+  const r = proxyRunSchema.safeParse(run);
+  if (!r.success) problems.push(...problemsOf(r.error));
+  if (problems.length > 0 || !h.success || !s.success || !r.success) throw new BerthConfigError(component, problems);
+  return { hosts: h.data, ssh: s.data ?? sshSchema.parse({}), run: r.data };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -493,7 +601,8 @@ export interface RoleProxyConfig {
 }
 
 const LABEL = "[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?";
-const PROXY_HOST = new RegExp(`^(?:\\*\\.)?${LABEL}(?:\\.${LABEL})*$`);
+/** A DNS name: labels of at most 63 characters, at most 253 in all. */
+const PROXY_HOST = new RegExp(`^(?=.{1,253}$)(?:\\*\\.)?${LABEL}(?:\\.${LABEL})*$`);
 const PROXY_HOST_EXPECT = "a host name like `app.example.com` or `*.example.com`";
 const proxyHost = () => matching(PROXY_HOST, PROXY_HOST_EXPECT, "Write the bare host name: no scheme, port or path.");
 
@@ -519,10 +628,14 @@ const header = () => matching(HEADER, "an HTTP header name like `User-Agent`");
 const PEM_CERT_EXPECT = "a PEM certificate starting with `-----BEGIN CERTIFICATE-----`";
 const PEM_KEY_EXPECT = "a PEM private key starting with `-----BEGIN … PRIVATE KEY-----`";
 
-const customCertificate = strict({
-  certificatePem: secret(PEM_CERT_EXPECT, undefined, (v) => v.includes("-----BEGIN CERTIFICATE-----")),
-  privateKeyPem: secret(PEM_KEY_EXPECT, undefined, (v) => /-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----/.test(v)),
-});
+const customCertificate = strict(
+  {
+    certificatePem: secret(PEM_CERT_EXPECT, undefined, (v) => v.includes("-----BEGIN CERTIFICATE-----"), { chars: "lines" }),
+    privateKeyPem: secret(PEM_KEY_EXPECT, undefined, (v) => /-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----/.test(v), { chars: "lines" }),
+  },
+  "an object `{ certificatePem, privateKeyPem }`",
+  true,
+);
 
 const SSL_EXPECT = "true, false, or `{ certificatePem, privateKeyPem }`";
 // A value of no known shape is not shown: it may be key text pasted in the wrong place.
@@ -541,7 +654,7 @@ const bytes = () => integer(1);
  */
 export const proxySchema = strict({
   hosts: uniqueList(proxyHost(), "a list of host names").optional(),
-  host: text(PROXY_HOST_EXPECT).optional(),
+  host: text(PROXY_HOST_EXPECT, "Write bare host names: no scheme, port or path.").optional(),
   appPort: port().optional(),
   healthcheck: strict({
     path: urlPath().optional(),

@@ -99,7 +99,12 @@ export const appHostSchema = z
     maintenance: maintenanceSchema.describe("Maintenance mode."),
     registry: z.object({ server: z.string(), username: z.string() }).describe("The registry to log in to.").optional(),
     secretEnvNames: z.array(z.string()).describe("Names of the secret environment variables (their values are in `secrets`)."),
+    owner: str("The stack that owns this role on the host, `<project>/<stack>`: another stack deploying the same service, role and destination there is refused.").optional(),
     connection: connectionSchema,
+    preflight: z
+      .array(connectionSchema)
+      .describe("Every host of the deploy: each is connected, its host key verified and Docker asked before this host changes (secret; never diffed).")
+      .optional(),
     secrets: appHostSecretsSchema.describe("Secret env, registry password, certificate (secret)."),
     delayBeforeSeconds: secondsField("Seconds to wait before booting (Kamal's `boot.wait` between host groups).").optional(),
   })
@@ -207,3 +212,73 @@ export const imageOutputsSchema = z.object({
   ref: str("`repository@digest` of the first tag when pushed, else the first tag."),
 });
 export type ImageOutputs = ImageInputs & z.infer<typeof imageOutputsSchema>;
+
+// ---------------------------------------------------------------------------------------------
+// AccessoryHost: one accessory of an `Accessory` on one host
+
+export const accessoryFileSchema = z.object({
+  hostPath: str("Where it is written on the host, relative to the login user's home: `<service><remote>` (Kamal's layout)."),
+  remote: str("Where it is mounted in the container."),
+  mode: str("Its mode, octal (`chmod`)."),
+  owner: str("`user[:group]` it is given to (`chown`).").optional(),
+  options: str("Mount options after the paths (`ro`).").optional(),
+});
+
+export const accessoryDirectorySchema = z.object({
+  hostPath: str("The directory on the host: relative to the login user's home (`<service>/<local>`), or absolute."),
+  remote: str("Where it is mounted in the container."),
+  mode: str("Its mode, octal (`chmod`).").optional(),
+  owner: str("`user[:group]` it is given to (`chown`).").optional(),
+  options: str("Mount options after the paths (`ro`).").optional(),
+});
+
+export const accessoryHealthcheckSchema = z.object({
+  cmd: z.array(z.string()).describe("Run in the container with `docker exec`; exit 0 is healthy.").optional(),
+  port: z.number().int().min(1).max(65535).describe("A TCP port of the container that must accept a connection.").optional(),
+  intervalSeconds: secondsField("Seconds between checks."),
+  timeoutSeconds: secondsField("Seconds the accessory has to become healthy."),
+});
+
+export const accessoryHostSecretsSchema = z.object({
+  env: strMap("Secret environment variables, written to the 0600 env file."),
+  registryPassword: str("Registry password (sent to `docker login` on stdin).").optional(),
+  files: z.array(z.string()).describe("The content of each of `files`, in order (written over stdin, never argv)."),
+});
+
+export const accessoryHostSchema = z
+  .object({
+    host: str("The host."),
+    service: str("The accessory's service name: its container name, `service` label and kamal-proxy service (Kamal's `<service>-<name>`)."),
+    app: str("The app directory its env file lives in, `.kamal/apps/<app>` (`<service>[-<destination>]`)."),
+    name: str("The accessory's name: its env file is `.kamal/apps/<app>/env/accessories/<name>.env`."),
+    image: str("The image reference to run."),
+    port: str("`--publish` value (`5432:5432`, `127.0.0.1:5432:5432`).").optional(),
+    cmd: z.array(z.string()).describe("Command after the image (empty: the image's own)."),
+    env: strMap("Clear environment variables (secret ones travel in `secrets`)."),
+    labels: strMap("Custom labels (Kamal's `service` label comes first)."),
+    restartPolicy: str("`--restart` policy."),
+    options: typed<DockerOptions>("docker run options").describe("Extra `docker run` options."),
+    logging: typed<{ driver?: string; options: Record<string, string> }>("logging settings").describe("Log driver and options."),
+    network: str("The docker network (`--network`)."),
+    volumes: z.array(z.string()).describe("Raw `--volume` values: nothing is created or copied."),
+    files: z.array(accessoryFileSchema).describe("Files written on the host and mounted (their content is in `secrets.files`)."),
+    directories: z.array(accessoryDirectorySchema).describe("Directories created on the host and mounted."),
+    registry: z.object({ server: z.string(), username: z.string() }).describe("The registry to log in to before pulling.").optional(),
+    proxy: typed<Omit<RoleProxyConfig, "certificate">>("kamal-proxy settings").describe("kamal-proxy settings of an accessory behind kamal-proxy.").optional(),
+    proxyContainer: str("The kamal-proxy container on the host."),
+    healthcheck: accessoryHealthcheckSchema.describe("What must pass before the accessory counts as booted (absent: running).").optional(),
+    stopTimeoutSeconds: secondsField("Seconds `docker stop` waits before killing the old container.").optional(),
+    dataDeletedOnDestroy: z
+      .array(z.string())
+      .describe("What `destroy` deletes besides the container and env file: `~/<dir>`, `/<dir>`, `volume:<name>`. Empty (the default): the data is kept."),
+    secretEnvNames: z.array(z.string()).describe("Names of the secret environment variables (their values are in `secrets`)."),
+    owner: str("The stack that owns this role on the host, `<project>/<stack>`: another stack deploying the same service, role and destination there is refused.").optional(),
+    connection: connectionSchema,
+    secrets: accessoryHostSecretsSchema.describe("Secret env, registry password, file contents (secret)."),
+  })
+  .describe("One accessory (a database, a cache…) on one host: its container, files, directories and env file.");
+
+export type AccessoryHostInputs = z.infer<typeof accessoryHostSchema>;
+export type AccessoryHostSecrets = z.infer<typeof accessoryHostSecretsSchema>;
+/** The non-secret part of an AccessoryHost: what a reviewer sees in a preview. */
+export type AccessoryHostSpec = Omit<AccessoryHostInputs, "connection" | "secrets">;

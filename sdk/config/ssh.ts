@@ -4,7 +4,7 @@
  */
 import { isIP } from "node:net";
 import { z } from "zod";
-import { dict, either, evenWithFieldErrors, flag, integer, isRecord, matching, mustBe, parse, port, problem, secret, show, strict, text } from "./errors";
+import { dict, either, evenWithFieldErrors, flag, integer, isRecord, keyProblem, matching, mustBe, parse, port, problem, secret, show, strict, text, whenClean } from "./errors";
 
 /** Every SSH default, in one place. */
 export const sshDefaults = {
@@ -125,16 +125,19 @@ export function isHost(value: string): boolean {
 const HOST_EXPECT = "a host name or IP address";
 
 /** A host name or IP address. */
-export function host(fix?: string) {
+export function host(fix = "Write a bare host name or address, e.g. `10.0.0.1` or `app1.example.com`: no user, port, scheme or spaces.") {
   return text(HOST_EXPECT, fix).superRefine((v, ctx) => {
     if (!isHost(v)) problem(ctx, [], mustBe(HOST_EXPECT, v, fix));
-  });
+  }, whenClean);
 }
 
-const filePath = () => matching(/\S/, "a file path");
+/** A path on this machine: one line, at most 4096 bytes (PATH_MAX). */
+const filePath = () =>
+  matching(/\S/, "a file path", "For example `~/.ssh/id_ed25519`.", { maxBytes: 4096, why: "Linux paths are at most 4096 bytes (PATH_MAX)." });
 
-const USER = /^[A-Za-z_][A-Za-z0-9_.-]*$/;
-const userName = () => matching(USER, "a user name (letters, digits, `_`, `.`, `-`)");
+/** A login name: Linux's `useradd` takes at most 32 characters. */
+const USER = /^[A-Za-z_][A-Za-z0-9_.-]{0,31}$/;
+const userName = () => matching(USER, "a user name (letters, digits, `_`, `.`, `-`; at most 32)", 'For example "deploy".');
 
 const KEY_TYPES = [
   "ssh-ed25519",
@@ -148,7 +151,7 @@ const KEY_TYPES = [
 const KEY_LINE = new RegExp(`^(${KEY_TYPES.map((t) => t.replace(/[.]/g, "\\.")).join("|")}) [A-Za-z0-9+/]+={0,3}( .*)?$`);
 const KEY_LINE_EXPECT = "an OpenSSH public key line like `ssh-ed25519 AAAA…`";
 
-const hostKeyLine = text(KEY_LINE_EXPECT).superRefine((v, ctx) => {
+const hostKeyLine = text(KEY_LINE_EXPECT, "Get it with `ssh-keyscan -t ed25519 <host>`.").superRefine((v, ctx) => {
   if (KEY_LINE.test(v)) return;
   const words = v.trim().split(/\s+/);
   const fix =
@@ -156,7 +159,7 @@ const hostKeyLine = text(KEY_LINE_EXPECT).superRefine((v, ctx) => {
       ? "This looks like a known_hosts line: drop the leading host name."
       : "Get it with `ssh-keyscan -t ed25519 <host>` and keep the part after the host name.";
   problem(ctx, [], mustBe(KEY_LINE_EXPECT, v, fix));
-});
+}, whenClean);
 
 const PEM_EXPECT = "PEM text starting with `-----BEGIN … PRIVATE KEY-----`";
 const isPem = (v: string) => /-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----/.test(v) && /-----END [A-Z0-9 ]*PRIVATE KEY-----/.test(v);
@@ -177,7 +180,7 @@ function parseJump(value: string): SshJumpHostArgs | undefined {
   return { host: h, ...(m[1] ? { user: m[1] } : {}), ...(m[3] ? { port: Number(m[3]) } : {}) };
 }
 
-const jumpString = text(JUMP_EXPECT).transform((v, ctx): SshJumpHostArgs => {
+const jumpString = text(JUMP_EXPECT, "For example `deploy@bastion.example.com:2222`.").transform((v, ctx): SshJumpHostArgs => {
   const parsed = parseJump(v);
   const checked = parsed && jumpObject.safeParse(parsed);
   if (!checked || !checked.success) {
@@ -187,21 +190,25 @@ const jumpString = text(JUMP_EXPECT).transform((v, ctx): SshJumpHostArgs => {
   return checked.data;
 });
 
-const jumpHost = either<SshJumpHostArgs>(JUMP_EXPECT, (v) =>
-  typeof v === "string" ? jumpString : isRecord(v) ? jumpObject : undefined,
+const jumpHost = either<SshJumpHostArgs>(
+  JUMP_EXPECT,
+  (v) => (typeof v === "string" ? jumpString : isRecord(v) ? jumpObject : undefined),
+  "For example `deploy@bastion.example.com:2222`.",
 );
 
 /** The schema of `SshArgs`; its output is the normalized `SshConfig`. */
-export const sshSchema = strict({
+export const sshSchema = strict(
+  {
   user: userName().optional(),
   port: port().optional(),
-  privateKey: secret(PEM_EXPECT, "Pass the key file's contents, or use `privateKeyPath` for a path.", isPem).optional(),
+  privateKey: secret(PEM_EXPECT, "Pass the key file's contents, or use `privateKeyPath` for a path.", isPem, { chars: "lines" }).optional(),
   privateKeyPath: filePath().optional(),
   hostKeys: dict(hostKeyLine, "an object of host → public key line")
     .superRefine(
       (keys, ctx) => {
         if (!isRecord(keys)) return;
         for (const h of Object.keys(keys)) {
+          if (keyProblem(h) !== undefined) continue; // reported by the map itself
           if (!isHost(h)) {
             problem(ctx, [h], `must be keyed by ${HOST_EXPECT}; got the key ${show(h)}. Use the host as written in \`hosts\`.`);
           }
@@ -215,7 +222,10 @@ export const sshSchema = strict({
   proxy: jumpHost.optional(),
   connectTimeoutSeconds: integer(1).optional(),
   keepaliveSeconds: integer(0, Number.POSITIVE_INFINITY, "Use 0 to turn keepalives off.").optional(),
-})
+  },
+  "an object of SSH settings",
+  true,
+)
   .superRefine(
     (raw, ctx) => {
       const v = raw as Record<string, unknown>;

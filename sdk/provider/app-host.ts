@@ -17,10 +17,13 @@ import { appHostSecrets, appHostSpec } from "../config/app-host";
 import { appHostSchema, type AppHostInputs } from "../config/resources";
 import { normalizeSsh } from "../config/ssh";
 import { connectionFor } from "../config/connection";
-import { appRunArgv, containerName, envFileContent, envFilePath, healthStatusScript, loginArgv, parseEnvFile, serviceName } from "../commands/app";
+import { dockerVersionArgv } from "../commands/docker";
+import { appRunArgv, containerName, envFileContent, envFilePath, healthStatusScript, loginArgv, ownerFilePath, parseEnvFile, serviceName } from "../commands/app";
 import { parseProxyList, proxyDeployArgv, proxyListArgv, proxyRemoveArgv, proxyResumeArgv, proxyStopArgv, proxyTarget, proxyTlsPaths } from "../commands/proxy";
 import {
   chownToContainerUserScript,
+  claimOwnerScript,
+  ownerScript,
   cleanupScript,
   inspectJsonArgv,
   labelledContainersArgv,
@@ -79,9 +82,57 @@ async function waitHealthy(c: Connection, s: AppHostInputs, name: string): Promi
   throw new RemoteCommandError(s.host, `waiting for ${name} to be running (last status: ${status || "none"})`, 1, `container logs:\n${lastLines(logs, 30)}`);
 }
 
+/**
+ * Records this stack as the role's owner on the host, or refuses (before anything changes there)
+ * when another stack owns it: two stacks with the same service, role and destination would
+ * replace each other's containers.
+ */
+async function claim(s: AppHostInputs): Promise<void> {
+  if (!s.owner) return;
+  const file = ownerFilePath(s.service, s.destination, s.role);
+  const r = await exec(s.connection, claimOwnerScript(file, s.owner), { step: "claiming the role" });
+  if (r.code === 3) {
+    throw new Error(
+      `${s.host}: ${serviceName(s.service, s.role, s.destination)} belongs to the stack ${r.stdout.trim()}, not ${s.owner}: ` +
+        "two stacks cannot deploy the same service, role and destination to one host. Give this stack its own `destination` (the default is the stack name), or destroy the other.",
+    );
+  }
+  if (r.code !== 0) throw new RemoteCommandError(s.host, "claiming the role", r.code, `${r.stdout}${r.stderr}`);
+}
+
+const checked = new Map<string, Promise<void>>();
+
+/**
+ * Pre-flight, before the first change on this host: every host of the deploy is connected (host key
+ * verified) and its Docker answers. Each host is checked once per `pulumi up` (the plugin runs for
+ * one operation); any failure stops this host before it changes, naming the host that failed.
+ */
+async function preflight(s: AppHostInputs): Promise<void> {
+  const all = [s.connection, ...(s.preflight ?? [])];
+  const unique = [...new Map(all.map((c) => [`${c.user}@${c.host}:${c.port}`, c])).values()];
+  const results = await Promise.allSettled(
+    unique.map((c) => {
+      const key = `${c.user}@${c.host}:${c.port}`;
+      let p = checked.get(key);
+      if (!p) {
+        p = run(c, "pre-flight: asking Docker", line(dockerVersionArgv())).then(() => undefined);
+        checked.set(key, p);
+      }
+      return p;
+    }),
+  );
+  const failed = results.flatMap((r, i) => (r.status === "rejected" ? [{ host: unique[i].host, error: r.reason as Error }] : []));
+  if (failed.length === 0) return;
+  const own = failed.find((f) => f.host === s.host);
+  if (own) throw own.error;
+  throw new Error(`${s.host}: not deployed: pre-flight failed on ${failed.map((f) => f.host).join(", ")} (see its error); nothing was changed here`);
+}
+
 /** Boots `version` of the role on the host. */
 async function boot(s: AppHostInputs): Promise<void> {
   const c = s.connection;
+  await preflight(s);
+  await claim(s);
   const svc = serviceName(s.service, s.role, s.destination);
   const name = containerName(s.service, s.role, s.destination, s.version);
   if (s.delayBeforeSeconds) await sleep(s.delayBeforeSeconds * 1000);
@@ -158,7 +209,7 @@ async function maintenance(s: AppHostInputs, before?: AppHostInputs["maintenance
 }
 
 /** Paths whose change alone does not redeploy: recorded in state (and maintenance toggled). */
-const NO_BOOT = ["connection", "delayBeforeSeconds", "maintenance", "secretEnvNames"];
+const NO_BOOT = ["connection", "delayBeforeSeconds", "maintenance", "secretEnvNames", "owner", "preflight"];
 
 function needsBoot(changes: Record<string, DiffKind>): boolean {
   return Object.keys(changes).some((p) => !NO_BOOT.some((k) => p === k || p.startsWith(`${k}.`) || p.startsWith(`${k}[`)));
@@ -203,7 +254,7 @@ async function observe(s: AppHostInputs): Promise<AppHostInputs | undefined> {
  * configuration (`berth:user`, `berth:port`, `berth:privateKeyPath`, `berth:knownHostsPath`,
  * `berth:hostKeys`).
  */
-async function adopt(id: string): Promise<{ id: string; inputs: AppHostInputs } | undefined> {
+async function adopt(id: string, urn: string): Promise<{ id: string; inputs: AppHostInputs } | undefined> {
   const slash = id.indexOf("/");
   if (slash <= 0) throw new Error(`berth:index:AppHost: cannot import ${JSON.stringify(id)}: the id is \`<host>/<service>-<role>-<destination>\`, e.g. \`10.0.0.11/shop-web-production\``);
   const [host, name] = [id.slice(0, slash), id.slice(slash + 1)];
@@ -265,15 +316,26 @@ async function adopt(id: string): Promise<{ id: string; inputs: AppHostInputs } 
   const spec = appHostSpec(cfg, role, host);
   return {
     id,
-    inputs: { ...spec, primary: role === "web", connection: c, secrets: appHostSecrets(cfg, role, host), delayBeforeSeconds: 0 },
+    inputs: { ...spec, primary: role === "web", owner: ownerOf(urn), connection: c, secrets: appHostSecrets(cfg, role, host), delayBeforeSeconds: 0 },
   };
+}
+
+/** `<project>/<stack>` of a URN (`urn:pulumi:<stack>::<project>::…`), as the component records it. */
+function ownerOf(urn: string): string {
+  const [head, project] = urn.split("::");
+  return `${project}/${head.split(":").pop()}`;
 }
 
 export const appHostResource: ResourceDef<AppHostInputs> = {
   token: APP_HOST_TOKEN,
   inputs: appHostSchema,
-  secretInputs: ["connection", "secrets"],
+  secretInputs: ["connection", "secrets", "preflight"],
   replaceOnChanges: ["host", "service", "role", "destination"],
+
+  adjustDiff(changes) {
+    // The other hosts of the deploy change with the program's host list, not with this host.
+    return Object.fromEntries(Object.entries(changes).filter(([p]) => p !== "preflight" && !p.startsWith("preflight[") && !p.startsWith("preflight.")));
+  },
 
   async create(s) {
     await boot(s);
@@ -283,21 +345,31 @@ export const appHostResource: ResourceDef<AppHostInputs> = {
 
   async update(_id, olds, news, changes) {
     if (needsBoot(changes)) await boot(news);
+    else await claim(news);
     await maintenance(news, olds.maintenance);
   },
 
   async delete(_id, s) {
     const c = s.connection;
     const svc = serviceName(s.service, s.role, s.destination);
+    const ownerFile = ownerFilePath(s.service, s.destination, s.role);
+    if (s.owner) {
+      const owner = (await run(c, "reading the role's owner", ownerScript(ownerFile))).stdout.trim();
+      if (owner !== "" && owner !== s.owner) {
+        await say(s, `belongs to the stack ${owner}; left alone`);
+        return;
+      }
+    }
     await say(s, "removing");
     if (s.proxy) await run(c, `kamal-proxy remove ${svc}`, tolerateScript(proxyRemoveArgv(svc, s.proxyContainer), "not found"));
     await run(c, `removing the containers of ${svc}`, removeContainersScript({ service: s.service, role: s.role, destination: s.destination }));
     await run(c, "removing the env file", removeFileScript(envFilePath(s.service, s.destination, s.role)));
+    await run(c, "releasing the role", removeFileScript(ownerFile));
   },
 
-  async read(id, s) {
+  async read(id, s, urn) {
     // `pulumi import berth:index:AppHost <name> <host>/<service>-<role>-<destination>`: no state yet.
-    if (!s.connection) return adopt(id);
+    if (!s.connection) return adopt(id, urn);
     const observed = await observe(s);
     if (!observed) {
       await say(s, `${containerName(s.service, s.role, s.destination, s.version)} is not running; the next up deploys it`);

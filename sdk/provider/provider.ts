@@ -15,9 +15,10 @@ import { proxyHostResource } from "./proxy-host";
 import { commandResource } from "./command";
 import { buildxBuilderResource } from "./buildx-builder";
 import { imageResource } from "./image";
+import { accessoryHostResource } from "./accessory-host";
 import { redactIn } from "./redact";
 
-export const RESOURCES: readonly AnyResourceDef[] = [appHostResource, proxyHostResource, commandResource, buildxBuilderResource, imageResource];
+export const RESOURCES: readonly AnyResourceDef[] = [appHostResource, proxyHostResource, commandResource, buildxBuilderResource, imageResource, accessoryHostResource];
 
 const byToken = new Map(RESOURCES.map((r) => [r.token, r]));
 
@@ -125,7 +126,7 @@ export class BerthProvider implements provider.Provider {
     const def = defFor(urn);
     const plain = reveal<Record<string, unknown>>(props ?? {});
     if (!def.read) return { id, props, inputs: inputsOf(def, props) };
-    const r = await guarded(urn, props, () => def.read!(id, plain));
+    const r = await guarded(urn, props, () => def.read!(id, plain, urn));
     if (!r) return { id: "" } as provider.ReadResult; // gone: the engine drops it from state
     const outs = outputsFor(def, props ?? {}, r.inputs, r.outs);
     return { id: r.id, props: outs, inputs: inputsOf(def, outs) };

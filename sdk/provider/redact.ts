@@ -26,11 +26,12 @@ export function secretsIn(raw: unknown): string[] {
   return [...new Set([...all, ...lines])].filter((s) => s.length >= 3);
 }
 
-/** `e` with every secret of `raw` replaced by `***` in its message (and stack). */
+/** `e` with every secret of `raw` replaced by `***` in its message, and no stack trace. */
 export function redactIn(e: unknown, raw: unknown): Error {
   const err = e instanceof Error ? e : new Error(String(e));
   const secrets = secretsIn(raw);
   err.message = redact(err.message, secrets);
-  if (err.stack) err.stack = redact(err.stack, secrets);
+  // The message says what failed where; the engine's log would otherwise print the JavaScript stack.
+  err.stack = err.message;
   return err;
 }

@@ -35,7 +35,7 @@ export interface ResourceDef<I extends object, O extends object = Record<string,
    * Reports what is really there: the inputs that would produce it (so a hand-made change shows as
    * a property diff in the next preview), or undefined when it is gone.
    */
-  read?(id: string, state: I & O): Promise<{ id: string; inputs: I; outs?: O } | undefined>;
+  read?(id: string, state: I & O, urn: string): Promise<{ id: string; inputs: I; outs?: O } | undefined>;
   /** Brings it from `olds` to `news`; the extra outputs. */
   update(id: string, olds: I & O, news: I, changes: Record<string, DiffKind>): Promise<O | void>;
   delete(id: string, state: I & O): Promise<void>;

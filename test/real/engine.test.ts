@@ -68,4 +68,16 @@ describe("real: the Pulumi engine", function () {
     assert.equal(r.summary.result, "succeeded");
     assert.equal(fs.readFileSync(marker, "utf8").trim(), "deleted");
   });
+
+  it("runs a program whose stack has no config values at all (config.get returns undefined)", async function () {
+    const nb = await backend();
+    try {
+      const ns = await stack(nb, path.join(REPO, "test/real/fixtures/noconfig"), "empty");
+      const r = await ns.up();
+      assert.equal(r.summary.result, "succeeded");
+      assert.equal(r.outputs.greeting.value, "unset");
+    } finally {
+      fs.rmSync(nb.dir, { recursive: true, force: true });
+    }
+  });
 });

@@ -33,6 +33,8 @@ describe("real: scripts/install.sh", function () {
     assert.match(r.out, /pulumi v\d+\.\d+\.\d+ cached/);
     assert.match(r.out, /pulumi-language-nodejs \(Berth's\) cached/);
     assert.match(r.out, /node_modules up to date/);
+    assert.match(r.out, /build up to date/);
+    assert.match(r.out, /provider plugin berth v[\d.]+ installed/);
     assert.doesNotMatch(r.out, /step '.*' \.\.\./);
   });
 

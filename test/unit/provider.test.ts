@@ -42,8 +42,8 @@ describe("provider: type tokens and checks", () => {
     assert.equal(typeOf("urn:pulumi:dev::proj::berth:index:Command::c"), "berth:index:Command");
   });
 
-  it("serves exactly the five resource types", () => {
-    assert.deepEqual(RESOURCES.map((r) => r.token).sort(), ["berth:index:AppHost", "berth:index:BuildxBuilder", "berth:index:Command", "berth:index:Image", "berth:index:ProxyHost"]);
+  it("serves exactly Berth's resource types", () => {
+    assert.deepEqual(RESOURCES.map((r) => r.token).sort(), ["berth:index:AccessoryHost", "berth:index:AppHost", "berth:index:BuildxBuilder", "berth:index:Command", "berth:index:Image", "berth:index:ProxyHost"]);
   });
 
   it("check accepts valid inputs and returns them unchanged (secrets still wrapped)", async () => {
