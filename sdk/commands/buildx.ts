@@ -161,8 +161,13 @@ export function dockerStorageArgv(): Argv {
 // ---------------------------------------------------------------------------------------------
 // buildkitd.toml
 
+/**
+ * A TOML basic string. JSON's escapes are TOML's, except that TOML also forbids a raw DEL and has
+ * no way to write an unpaired surrogate (the config layer refuses both; this never writes them).
+ */
 function tomlString(s: string): string {
-  return JSON.stringify(s);
+  if (/\p{Cs}/u.test(s)) throw new Error("renderBuildkitdToml: a value holds an unpaired surrogate, which TOML cannot hold");
+  return JSON.stringify(s).replace(/\u007f/g, "\\u007F");
 }
 
 function tomlKey(k: string): string {

@@ -11,13 +11,15 @@ export function docker(...args: string[]): string[] {
 
 /**
  * Docker options as argv, in the order given: `{ cpus: "2" }` → `--cpus 2`; `true` → a bare
- * `--init`; a list repeats the option. Equivalent to Kamal's `optionize`.
+ * `--init`; a list repeats the option. Equivalent to Kamal's `optionize`. A value starting with
+ * `-` (only a negative number passes the config layer: `memory-swap: "-1"`) is bound to its
+ * option as `--memory-swap=-1`, so docker can never read it as an option of its own.
  */
 export function optionize(options: Readonly<DockerOptions>): string[] {
   const out: string[] = [];
   for (const [name, value] of Object.entries(options)) {
     if (value === true) out.push(`--${name}`);
-    else for (const v of Array.isArray(value) ? value : [value]) out.push(`--${name}`, v);
+    else for (const v of Array.isArray(value) ? value : [value]) out.push(...(v.startsWith("-") ? [`--${name}=${v}`] : [`--${name}`, v]));
   }
   return out;
 }
@@ -42,9 +44,13 @@ export function networkCreateArgv(name: string): Argv {
   return docker("network", "create", name);
 }
 
-/** Creates the network unless it exists: `docker network inspect … || docker network create …`. */
+/**
+ * Creates the network unless it exists: `inspect || create || inspect` (the last one: another deploy
+ * created it at the same moment, and create failed because it exists).
+ */
 export function ensureNetworkScript(name: string): string {
-  return orElse(docker("network", "inspect", name, "--format", "{{.Name}}"), networkCreateArgv(name));
+  const inspect = docker("network", "inspect", name, "--format", "{{.Name}}");
+  return orElse(orElse(inspect, networkCreateArgv(name)), inspect);
 }
 
 

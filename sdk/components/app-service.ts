@@ -10,12 +10,12 @@
 import * as pulumi from "@pulumi/pulumi";
 import { type AppArgs, bootGroups, normalizeApp } from "../config/app";
 import { appHostSecrets, appHostSpec, type ProxyRef } from "../config/app-host";
-import { BerthConfigError } from "../config/errors";
+import { BerthConfigError, hidingSecrets, mustBe } from "../config/errors";
 import type { AppHostSpec } from "../config/resources";
 import { placeSecrets } from "../config/secrets";
 import { serviceName } from "../commands/app";
 import { connectionFor } from "../config/connection";
-import { hasUnresolved, plainWhenKnown, secretPaths, type DeepInput } from "./inputs";
+import { argsProblem, hasUnresolved, knownProblems, plainProblems, secretPaths, throwProblems, valuesAt, type DeepInput } from "./inputs";
 import { Proxy } from "./proxy";
 import { AppHost } from "./resources";
 
@@ -48,6 +48,9 @@ export type AppServiceArgs = Omit<{ [K in keyof AppArgs]: Inputs<AppArgs[K]> }, 
   kamalProxy?: Proxy;
 };
 
+/** Paths of the args that decide which resources exist, so must be plain values. */
+const STRUCTURE = [["service"], ["destination"], ["hosts"], ["hosts", "*"], ["hosts", "*", "host"], ["roles"], ["roles", "*"], ["roles", "*", "hosts"], ["roles", "*", "hosts", "*"], ["roles", "*", "hosts", "*", "host"], ["primaryRole"]];
+
 /** The role names of `args`, primary first, and each role's hosts as written. */
 function structure(args: AppServiceArgs): { primary: string; roles: [string, string[]][] } {
   const raw = args.roles ?? { web: { hosts: args.hosts ?? [] } };
@@ -77,25 +80,41 @@ export class AppService extends pulumi.ComponentResource {
 
   constructor(name: string, args: AppServiceArgs, opts: pulumi.ComponentResourceOptions = {}) {
     super(APP_SERVICE_TYPE, name, {}, opts);
+    const bad = argsProblem(args, '`{ service, image, hosts: ["10.0.0.1"], … }`');
+    if (bad) throw new BerthConfigError("AppService", [bad]);
     const { kamalProxy, image, version, ...rest } = args;
     this.destination = args.destination ?? pulumi.getStack();
     const input = { ...rest, destination: this.destination };
 
-    // Validate now when every value is known; otherwise when the Outputs resolve (still at preview).
-    plainWhenKnown({ ...input, image, version }, (plain) => normalizeApp(plain as unknown as AppArgs));
+    // Before any child: what decides which resources exist must be plain, and every part known
+    // now is validated now; the rest is validated when it resolves (still at preview).
+    throwProblems("AppService", [
+      ...plainProblems(args, STRUCTURE),
+      ...knownProblems({ ...input, image, version }, (known) => normalizeApp(known as unknown as AppArgs)),
+      ...(kamalProxy !== undefined && !(kamalProxy instanceof Proxy)
+        ? [{ path: "kamalProxy", message: mustBe("a `Proxy` resource", kamalProxy, "Pass a `new Proxy(…)`, or omit it and the AppService runs kamal-proxy itself.") }]
+        : []),
+    ]);
     // A secret anywhere stays a secret: clear env values move to the env file, other fields refuse it.
     const placed = pulumi.all([pulumi.unsecret(pulumi.output(input)), pulumi.output(secretPaths(input))]).apply(([a, paths]) => {
       const r = placeSecrets(a as object, paths);
       if (r.problems.length > 0) throw new BerthConfigError("AppService", r.problems);
       return r.args;
     });
+    // What the user marked secret is never shown in a message, whatever field it is in.
+    const hidden = pulumi.all([pulumi.unsecret(pulumi.output(input)), pulumi.output(secretPaths(input))]).apply(([a, paths]) => valuesAt(a, paths));
+    const releaseSecrets = pulumi.output(secretPaths({ image, version }));
     // Everything but the image and version is normalized without them, so a new build (its digest
     // unknown at preview) leaves only `image` and `version` unknown in each host's preview.
-    const cfg = placed.apply((a) => normalizeApp({ ...(a as object), image: PLACEHOLDER_IMAGE } as unknown as AppArgs));
-    const release = pulumi.all([placed, pulumi.unsecret(pulumi.output(image)), pulumi.unsecret(pulumi.output(version)), cfg]).apply(([a, img, ver]) => {
-      const c = normalizeApp({ ...(a as object), image: img, version: ver } as unknown as AppArgs);
-      return { image: c.imageRef, version: c.version };
-    });
+    const cfg = pulumi.all([placed, hidden]).apply(([a, h]) => hidingSecrets(h, () => normalizeApp({ ...(a as object), image: PLACEHOLDER_IMAGE } as unknown as AppArgs)));
+    const release = pulumi
+      .all([placed, pulumi.unsecret(pulumi.output(image)), pulumi.unsecret(pulumi.output(version)), cfg, hidden, releaseSecrets])
+      .apply(([a, img, ver, , h, rs]) => {
+        const c = hidingSecrets([...h, ...valuesAt({ image: img, version: ver }, rs)], () =>
+          normalizeApp({ ...(a as object), image: img, version: ver } as unknown as AppArgs),
+        );
+        return { image: c.imageRef, version: c.version };
+      });
     this.version = release.apply((r) => r.version);
 
     const { primary, roles } = structure(args);

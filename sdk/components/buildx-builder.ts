@@ -10,7 +10,8 @@ import { type BuilderArgs, type BuilderConfig, type BuildkitdConfigArgs, normali
 import { renderBuildkitdToml } from "../commands/buildx";
 import type { BuilderNodeSpec } from "../config/resources";
 import { BuildxBuilderResource } from "./resources";
-import { plainWhenKnown, type DeepInput } from "./inputs";
+import { BerthConfigError, hidingSecrets } from "../config/errors";
+import { argsProblem, knownProblems, plainProblems, secretPaths, throwProblems, valuesAt, type DeepInput } from "./inputs";
 
 /** The Pulumi type token of the BuildxBuilder component. */
 export const BUILDX_BUILDER_TYPE = "berth:index:BuildxBuilder";
@@ -54,16 +55,26 @@ export class BuildxBuilder extends pulumi.ComponentResource {
 
   constructor(name: string, args: BuildxBuilderArgs = {}, opts: pulumi.ComponentResourceOptions = {}) {
     super(BUILDX_BUILDER_TYPE, name, {}, opts);
+    const bad = argsProblem(args, '`{ driver: "docker-container", … }`');
+    if (bad) throw new BerthConfigError("BuildxBuilder", [bad]);
     this.builderName = args.name ?? `${name}-${pulumi.getStack()}`;
     const input = { ...args, name: this.builderName };
 
-    // Validate now when every value is known; otherwise when the Outputs resolve (still at preview).
-    plainWhenKnown(input, (plain) => normalizeBuilder(plain as unknown as BuilderArgs));
+    // Before the builder resource: the name must be plain, and every part known now is valid; the
+    // rest is validated when it resolves (still at preview).
+    throwProblems("BuildxBuilder", [
+      ...plainProblems(args, [["name"]]),
+      ...knownProblems(input, (known) => normalizeBuilder(known as unknown as BuilderArgs)),
+    ]);
     // `env` given as a secret is handled like `secretEnv` (never in argv or plain state).
     const envIsSecret = pulumi.output((pulumi.output(args.env ?? {}) as unknown as { isSecret: Promise<boolean> }).isSecret);
-    const cfg = pulumi.all([pulumi.unsecret(pulumi.output(input)), envIsSecret]).apply(([a, envSecret]) => {
+    const inputSecrets = pulumi.output(secretPaths(input));
+    const cfg = pulumi.all([pulumi.unsecret(pulumi.output(input)), envIsSecret, inputSecrets]).apply(([a, envSecret, paths]) => {
       const plain = a as unknown as BuilderArgs;
-      return normalizeBuilder(envSecret && plain.env ? { ...plain, env: undefined, secretEnv: { ...(plain.secretEnv ?? {}), ...plain.env } } : plain);
+      // What the user marked secret is never shown in a message.
+      return hidingSecrets(valuesAt(a, paths), () =>
+        normalizeBuilder(envSecret && plain.env ? { ...plain, env: undefined, secretEnv: { ...(plain.secretEnv ?? {}), ...plain.env } } : plain),
+      );
     });
 
     this.resource = new BuildxBuilderResource(

@@ -6,12 +6,12 @@
  */
 import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
-import { BerthConfigError } from "../config/errors";
-import { type ImageArgs as PlainImageArgs, normalizeImage } from "../config/image";
+import { BerthConfigError, hidingSecrets, mustBe, problemsOf } from "../config/errors";
+import { type ImageArgs as PlainImageArgs, normalizeImage, writtenPathsSchema } from "../config/image";
 import { BuildxBuilder } from "./buildx-builder";
 import { hashContext } from "./context-hash";
 import { ImageBuild } from "./resources";
-import { plainWhenKnown, type DeepInput } from "./inputs";
+import { argsProblem, knownProblems, plainProblems, secretPaths, throwProblems, valuesAt, type DeepInput } from "./inputs";
 
 /** The Pulumi type token of the Image component. */
 export const IMAGE_TYPE = "berth:index:Image";
@@ -62,7 +62,19 @@ export class Image extends pulumi.ComponentResource {
 
   constructor(name: string, args: ImageArgs, opts: pulumi.ComponentResourceOptions = {}) {
     super(IMAGE_TYPE, name, {}, opts);
+    const bad = argsProblem(args, '`{ context: "./app", tags: ["registry.example.com/app:1.2.3"], … }`');
+    if (bad) throw new BerthConfigError("Image", [bad]);
     const { builder, useBuilderProxy, context, dockerfile, ...rest } = args;
+    // The context and Dockerfile are read now, so they must be plain, valid paths first.
+    const plain = plainProblems(args, [["context"], ["dockerfile"]]);
+    const paths = plain.length ? undefined : writtenPathsSchema.safeParse({ context, ...(dockerfile !== undefined ? { dockerfile } : {}) });
+    throwProblems("Image", [
+      ...plain,
+      ...(paths && !paths.success ? problemsOf(paths.error) : []),
+      ...(useBuilderProxy !== undefined && typeof useBuilderProxy !== "boolean"
+        ? [{ path: "useBuilderProxy", message: mustBe("true or false", useBuilderProxy, "Set false to keep the builder's proxy away from `RUN` steps.") }]
+        : []),
+    ]);
     // Recorded relative to the project directory (where Pulumi.yaml is, and where the provider
     // runs), so the same program previews the same from any checkout. Paths are read from the
     // program's working directory, as Node does.
@@ -72,16 +84,18 @@ export class Image extends pulumi.ComponentResource {
     const builderName = builder instanceof BuildxBuilder ? builder.builderName : builder;
     const input = { ...rest, context: path.resolve(projectDir, hashed.context), dockerfile: path.resolve(projectDir, hashed.dockerfile), builder: builderName, destination: args.destination ?? pulumi.getStack() };
 
-    plainWhenKnown(input, (plain) => normalizeImage(plain as unknown as PlainImageArgs));
+    throwProblems("Image", knownProblems(input, (known) => normalizeImage(known as unknown as PlainImageArgs)));
     this.contextHash = hashed.hash;
 
     // Build args are not secrets (argv, image history): refuse a secret one rather than leak it.
     const argsAreSecret = pulumi.output((pulumi.output(args.buildArgs ?? {}) as unknown as { isSecret: Promise<boolean> }).isSecret);
-    const cfg = pulumi.all([pulumi.unsecret(pulumi.output(input)), argsAreSecret]).apply(([a, secretArgs]) => {
+    const inputSecrets = pulumi.output(secretPaths(input));
+    const cfg = pulumi.all([pulumi.unsecret(pulumi.output(input)), argsAreSecret, inputSecrets]).apply(([a, secretArgs, paths]) => {
       if (secretArgs) {
         throw new BerthConfigError("Image", [{ path: "buildArgs", message: "holds a secret; build args appear in argv and can end up in the image. Pass it in `secrets` and read it with `RUN --mount=type=secret,id=<id>`." }]);
       }
-      return normalizeImage(a as unknown as PlainImageArgs);
+      // What the user marked secret is never shown in a message.
+      return hidingSecrets(valuesAt(a, paths), () => normalizeImage(a as unknown as PlainImageArgs));
     });
     const proxyEnv: pulumi.Output<Record<string, string>> = builder instanceof BuildxBuilder && useBuilderProxy !== false ? builder.proxyEnv : pulumi.output({} as Record<string, string>);
 

@@ -4,11 +4,12 @@
  * removes it when it was its last user and no route is left.
  */
 import * as pulumi from "@pulumi/pulumi";
-import { normalizeProxyRun, type ProxyRunArgs, type ProxyRunConfig } from "../config/proxy";
+import { BerthConfigError, hidingSecrets } from "../config/errors";
+import { normalizeProxyHosts, normalizeProxyRun, type ProxyHostsArgs, type ProxyRunArgs, type ProxyRunConfig } from "../config/proxy";
 import { normalizeSsh, type SshArgs } from "../config/ssh";
 import { connectionFor } from "../config/connection";
 import { ProxyHost } from "./resources";
-import { plainWhenKnown } from "./inputs";
+import { argsProblem, knownProblems, plainProblems, secretPaths, throwProblems, valuesAt } from "./inputs";
 
 /** The Pulumi type token of the Proxy component. */
 export const PROXY_TYPE = "berth:index:Proxy";
@@ -33,11 +34,20 @@ export class Proxy extends pulumi.ComponentResource {
 
   constructor(name: string, args: ProxyArgs, opts: pulumi.ComponentResourceOptions = {}) {
     super(PROXY_TYPE, name, {}, opts);
+    const bad = argsProblem(args, '`{ hosts: ["10.0.0.1"], … }`');
+    if (bad) throw new BerthConfigError("Proxy", [bad]);
     const { hosts, ssh, ...runArgs } = args;
-    // Validate what is known now, before any host is touched.
-    plainWhenKnown(runArgs, (plain) => normalizeProxyRun(plain, "Proxy"));
-    const run = pulumi.output(runArgs).apply((r) => normalizeProxyRun(r as ProxyRunArgs, "Proxy"));
-    const sshCfg = pulumi.output(ssh ?? {}).apply((s) => normalizeSsh(s as SshArgs, "Proxy", "ssh"));
+    // Before any host resource: the hosts must be plain, and every part known now is valid; the
+    // rest is validated when it resolves.
+    throwProblems("Proxy", [
+      ...plainProblems(args, [["hosts"], ["hosts", "*"]]),
+      ...knownProblems(args, (known) => normalizeProxyHosts(known as unknown as ProxyHostsArgs, "Proxy")),
+    ]);
+    // What the user marked secret is never shown in a message.
+    const runSecrets = pulumi.output(secretPaths(runArgs));
+    const sshSecrets = pulumi.output(secretPaths(ssh ?? {}));
+    const run = pulumi.all([pulumi.output(runArgs), runSecrets]).apply(([r, paths]) => hidingSecrets(valuesAt(r, paths), () => normalizeProxyRun(r as ProxyRunArgs, "Proxy")));
+    const sshCfg = pulumi.all([pulumi.output(ssh ?? {}), sshSecrets]).apply(([s, paths]) => hidingSecrets(valuesAt(s, paths), () => normalizeSsh(s as SshArgs, "Proxy", "ssh")));
     this.run = run;
     const owner = `${pulumi.getProject()}/${pulumi.getStack()}/${name}`;
     this.hosts = [...hosts];

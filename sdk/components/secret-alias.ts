@@ -19,7 +19,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { BerthConfigError, type Problem, show } from "../config/errors";
 import { type SecretAliasArgs, type SecretSource, describeSource, normalizeSecretAlias } from "../config/secret-alias";
-import { defaultResolver } from "../secrets/resolve";
+import { SecretError, defaultResolver } from "../secrets/resolve";
 
 /** The Pulumi type token of the SecretAlias component. */
 export const SECRET_ALIAS_TYPE = "berth:index:SecretAlias";
@@ -67,11 +67,14 @@ function read(name: string, source: SecretSource): pulumi.Input<string> {
   }
 }
 
-/** Prefixes a failure with the alias's name, so the preview says which SecretAlias failed. */
+/**
+ * Prefixes a failure with the alias's name, so the preview says which SecretAlias failed. A new
+ * error each time: one failed file or fetch is shared by every alias that reads it.
+ */
 function labelled(name: string, value: Promise<string>): Promise<string> {
-  return value.catch((e: Error) => {
-    e.message = `SecretAlias "${name}": ${e.message}`;
-    throw e;
+  return value.catch((e: unknown) => {
+    const message = `SecretAlias "${name}": ${e instanceof Error ? e.message : String(e)}`;
+    throw e instanceof SecretError ? new SecretError(e.kind, message) : new Error(message);
   });
 }
 

@@ -19,12 +19,14 @@ import {
   matching,
   MAX_SECRET_BYTES,
   mustBe,
+  MAX_VALUE_BYTES,
   parse,
   problem,
   secret,
   show,
   strict,
   text,
+  textProblem,
   whenClean,
 } from "./errors";
 import {
@@ -626,8 +628,10 @@ const rootProxySchema = either<ProxyArgs>(ROOT_PROXY_EXPECT, (v) =>
       : undefined,
 );
 
-const roleProxySchema = either<boolean | ProxyArgs>("true, false, or an object of proxy settings", (v) =>
-  typeof v === "boolean" ? z.boolean() : isRecord(v) ? proxySchema : undefined,
+const roleProxySchema = either<boolean | ProxyArgs>(
+  "true, false, or an object of proxy settings",
+  (v) => (typeof v === "boolean" ? z.boolean() : isRecord(v) ? proxySchema : undefined),
+  "For example `{ appPort: 3000 }`, or false to route nothing to this role.",
 );
 
 const roleSchema = strict({
@@ -668,6 +672,7 @@ const limitSchema = either<number | `${number}%`>(LIMIT_EXPECT, (v) =>
           return s as `${number}%`;
         })
       : undefined,
+  'For example 2, or "25%" of the hosts.',
 );
 
 const appSchema = strict({
@@ -688,7 +693,7 @@ const appSchema = strict({
   registry: strict(
     {
       server: registryServer(),
-      username: nonEmpty("a user name", "Set the registry user, e.g. from `config.require`."),
+      username: matching(/^[^\s:]+$/, "a user name without spaces or `:`", "Set the registry user alone; the password goes in `password`."),
       password: secret("a password or token", undefined, (p) => p !== ""),
     },
     "an object `{ server, username, password }`",
@@ -752,9 +757,30 @@ function structureCheck(v: Partial<ParsedApp>, ctx: z.core.$RefinementCtx<unknow
     }
   }
 
-  const names = Object.keys(parsedRoles(v));
-  if (typeof v.primaryRole === "string" && names.length > 0 && !names.includes(v.primaryRole)) {
+  const roles = parsedRoles(v);
+  const names = Object.keys(roles);
+  if (typeof v.primaryRole === "string" && textProblem(v.primaryRole) === undefined && names.length > 0 && !names.includes(v.primaryRole)) {
     problem(ctx, ["primaryRole"], `must name one of the roles (${names.map((n) => `\`${n}\``).join(", ")}); got ${show(v.primaryRole)}.`);
+  }
+
+  // Each host of each role is a resource named `<name>-<role>-<host>`: two pairs must not make the same name.
+  const made = new Map<string, string>();
+  for (const name of names) {
+    const hosts = isRecord(roles[name]) && Array.isArray(roles[name].hosts) ? roles[name].hosts : [];
+    hosts.forEach((h, i) => {
+      const host = isRecord(h) ? h.host : undefined;
+      if (typeof host !== "string") return;
+      const id = `${name}-${host}`;
+      const other = made.get(id);
+      if (other !== undefined && other !== `${name}\u0000${host}`) {
+        const [otherRole, otherHost] = other.split("\u0000");
+        problem(
+          ctx,
+          [...(v.roles !== undefined ? ["roles", name] : []), "hosts", i],
+          `must not give the same resource name as role \`${otherRole}\` with host ${show(otherHost)}; got ${show(host)} in role \`${name}\`, and both make \`…-${id}\`. Rename one of the roles.`,
+        );
+      } else made.set(id, `${name}\u0000${host}`);
+    });
   }
 }
 
@@ -815,7 +841,8 @@ function crossCheck(v: Partial<ParsedApp>, ctx: z.core.$RefinementCtx<unknown>):
 
 /** Bytes of one word of a command once quoted for a POSIX shell (each `'` becomes `'\''`), with its separating space. */
 function quotedBytes(word: unknown): number {
-  if (typeof word !== "string") return 0;
+  // A value too long on its own is reported by its own field.
+  if (typeof word !== "string" || word.length > MAX_VALUE_BYTES) return 0;
   return Buffer.byteLength(word, "utf8") + 3 * (word.split("'").length - 1) + 3;
 }
 

@@ -25,6 +25,7 @@ import {
   show,
   strict,
   text,
+  textProblem,
   whenClean,
 } from "./errors";
 import { REGISTRY_HOST } from "./proxy";
@@ -778,7 +779,7 @@ const NAME_MAX = 200;
 const builderName = (fix?: string) =>
   matching(NAME, NAME_EXPECT, fix).superRefine((v, ctx) => {
     if (v.length > NAME_MAX) {
-      problem(ctx, [], `must be at most ${NAME_MAX} characters; got ${v.length} (${show(v)}). buildx names a docker volume \`buildx_buildkit_<node>_state\` after it, and a file name is at most 255 bytes: shorten it.`);
+      problem(ctx, [], `must be at most ${NAME_MAX} characters; got ${v.length} (${show(v)}). It names the docker volume \`buildx_buildkit_<node>_state\`, and a file name is at most 255 bytes: shorten it.`);
     }
   }, whenClean);
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
@@ -827,7 +828,7 @@ const tlsSchema = strict(
 );
 
 const flagsSchema = list(text("a buildkitd flag or its value"), "a list of buildkitd flags and values").superRefine((flags, ctx) => {
-  if (Array.isArray(flags) && typeof flags[0] === "string" && !flags[0].startsWith("-")) {
+  if (Array.isArray(flags) && typeof flags[0] === "string" && textProblem(flags[0]) === undefined && !flags[0].startsWith("-")) {
     problem(ctx, [0], mustBe("a flag starting with `-`", flags[0], "List flags and their values in order, e.g. `[\"--allow-insecure-entitlement\", \"security.insecure\"]`."));
   }
 });
@@ -960,7 +961,7 @@ export const builderSchema = strict({
 
     // Endpoints.
     nodes.forEach((n, i) => {
-      const ep = n.endpoint;
+      const ep = typeof n.endpoint === "string" && textProblem(n.endpoint) !== undefined ? null : n.endpoint; // null: reported by its field
       if (driver === "remote") {
         if (ep === undefined) problem(ctx, at(i, "endpoint"), "must be set for the `remote` driver: the buildkitd address, e.g. `tcp://buildkitd.example:1234`.");
         else if (typeof ep === "string" && !REMOTE_ENDPOINT.test(ep)) problem(ctx, at(i, "endpoint"), mustBe("a buildkitd address like `tcp://host:1234`, `unix:///path/buildkitd.sock` or `docker-container://name`", ep));

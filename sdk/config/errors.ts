@@ -45,28 +45,72 @@ const INVISIBLE = /[\u007f-\u009f\u00ad\u061c\u180e\u200b-\u200f\u2028-\u202e\u2
 
 /** A PEM block: a key or certificate pasted where it does not belong is never shown. */
 const PEM = /-----BEGIN [A-Z0-9 ]*-----/;
-/** `user:password@` in a URL or a `user:password@host` value; not `name:tag@sha256:…` (an image reference). */
-const USERINFO = /([^\s/@:"'`]+):([^\s/@"'`]+)@(?!sha\d+:)/g;
+/** What ends the user part of `user:password@host` when read backwards from the `@`. */
+const USERINFO_END = /[\s/@"'`]/;
 
 /** A string as JSON text, with DEL, C1 controls and invisible marks escaped too. */
 function showString(s: string): string {
   return JSON.stringify(s).replace(INVISIBLE, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`);
 }
 
-/** A string with whatever may be a credential taken out: a PEM block entirely, the password of `user:password@`. */
+/**
+ * A string with whatever may be a credential taken out: a PEM block entirely, the password of
+ * `user:password@host` (in a URL or not), but not the tag of `name:tag@sha256:…` (an image
+ * reference). One pass over the string: each `@` looks back to the start of its word.
+ */
 function redacted(s: string): string | undefined {
   if (PEM.test(s)) return "PEM text (not shown: it may hold a private key)";
-  return USERINFO.test(s) ? s.replace(USERINFO, "$1:<password not shown>@") : undefined;
+  let out = "";
+  let last = 0;
+  for (let at = s.indexOf("@"); at >= 0; at = s.indexOf("@", at + 1)) {
+    let start = at;
+    while (start > last && !USERINFO_END.test(s[start - 1])) start--;
+    const colon = s.indexOf(":", start);
+    if (colon < 0 || colon >= at - 1 || /^sha\d+:/.test(s.slice(at + 1, at + 10))) continue;
+    out += `${s.slice(last, colon + 1)}<password not shown>`;
+    last = at;
+  }
+  return last === 0 ? undefined : out + s.slice(last);
+}
+
+/** Values the user marked secret (Pulumi secrets), while `hidingSecrets` runs: never shown. */
+let hiddenValues: { strings: string[]; others: Set<unknown> } | undefined;
+
+/**
+ * Runs `fn` (a `normalize*`) so that no message shows any of `secrets`, the values the user
+ * marked secret (a Pulumi secret is a secret in whatever field it is given): a value equal to one
+ * is not shown, and a secret text inside a longer value is cut out.
+ */
+export function hidingSecrets<T>(secrets: readonly unknown[], fn: () => T): T {
+  const strings: string[] = [];
+  const others = new Set<unknown>();
+  const collect = (v: unknown, depth: number): void => {
+    if (typeof v === "string") {
+      if (v !== "") strings.push(v);
+    } else if (typeof v === "number" || typeof v === "boolean" || typeof v === "bigint") others.add(v);
+    else if (depth < 16 && typeof v === "object" && v !== null) for (const x of Array.isArray(v) ? v : Object.values(v)) collect(x, depth + 1);
+  };
+  for (const v of secrets) collect(v, 0);
+  // Any secret value is hidden where it is the whole value; one of 4 characters or more also where
+  // it is part of a longer value (cutting out every "1" would make messages unreadable).
+  const before = hiddenValues;
+  hiddenValues = { strings: strings.sort((a, b) => b.length - a.length), others };
+  try {
+    return fn();
+  } finally {
+    hiddenValues = before;
+  }
 }
 
 /** Renders any value truthfully and briefly (NaN, Infinity, 10n, Symbol(x), a function, an Output). */
 function render(value: unknown, seen: Set<object>, depth: number): string {
+  if (hiddenValues && (hiddenValues.others.has(value) || (typeof value === "string" && hiddenValues.strings.includes(value)))) return HIDDEN;
   switch (typeof value) {
     case "string": {
-      USERINFO.lastIndex = 0;
-      const r = redacted(value);
+      if (hiddenValues) for (const secret of hiddenValues.strings) if (secret.length >= 4) value = (value as string).split(secret).join("<secret>");
+      const r = redacted(value as string);
       if (r !== undefined && r.startsWith("PEM text")) return r;
-      return showString((r ?? value).slice(0, 200));
+      return showString((r ?? (value as string)).slice(0, 200));
     }
     case "number":
       return Object.is(value, -0) ? "-0" : String(value);
@@ -191,22 +235,26 @@ function typeHint(iss: z.core.$ZodRawIssue, secret: boolean): string | undefined
   if (secret || iss.code !== "invalid_type") return undefined;
   const v = iss.input;
   const expected = String((iss as { expected?: unknown }).expected);
+  const orLeaveOut = "Write a value, or leave the key out if it is optional.";
   switch (expected) {
     case "string":
+      if (v === null) return orLeaveOut;
       if ((typeof v === "number" && Number.isFinite(v)) || typeof v === "boolean") return `Write it as a string: "${String(v)}".`;
+      if (typeof v === "number" || typeof v === "bigint") return "Write it as a string.";
       if (Array.isArray(v)) return "Write one string, not a list.";
       if (isRecord(v)) return "Write one string, not an object.";
       return undefined;
     case "boolean":
       return v === "true" || v === "false" ? `Write ${v} without quotes.` : "Write true or false.";
     case "number":
-      if (typeof v === "number" || typeof v === "bigint") return "Write a finite number, e.g. 30.";
-      if (typeof v === "boolean" || Array.isArray(v) || isRecord(v)) return "Write a number, e.g. 30.";
-      return undefined;
+      if (typeof v === "number") return "Write a finite number, e.g. 30.";
+      if (typeof v === "bigint") return `Write it as a number, without the \`n\`: ${String(v)}.`;
+      if (typeof v === "string" || v === undefined) return undefined;
+      return "Write a number, e.g. 30.";
     case "array":
       if (typeof v === "string") return `Write it as a list: [${show(v)}].`;
-      if (isRecord(v)) return "Write a list (`[…]`), not an object.";
-      return undefined;
+      if (v === undefined) return undefined;
+      return v === null ? orLeaveOut : "Write a list (`[…]`).";
     case "object":
     case "record":
       if (v === null || v === undefined) return undefined;

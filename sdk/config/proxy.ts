@@ -30,6 +30,7 @@ import {
   show,
   strict,
   text,
+  textProblem,
   whenClean,
 } from "./errors";
 import { host, sshSchema, type SshArgs, type SshConfig } from "./ssh";
@@ -89,6 +90,11 @@ function optionValue(flagOption: boolean) {
           })
         : v === true
           ? z.literal(true)
+          : typeof v === "number" && Number.isFinite(v)
+            ? z.unknown().transform((x, ctx): string => {
+                problem(ctx, [], mustBe(OPTION_VALUE_EXPECT, x, `Write it as a string: "${String(x)}".`));
+                return z.NEVER;
+              })
           : typeof v === "string"
             ? one
             : Array.isArray(v)
@@ -684,7 +690,7 @@ export const proxySchema = strict({
       const v = raw as Record<string, unknown>;
       if (v.host !== undefined && v.hosts !== undefined) {
         problem(ctx, ["host"], "Only one of `host` or `hosts` can be provided.");
-      } else if (typeof v.host === "string") {
+      } else if (typeof v.host === "string" && textProblem(v.host) === undefined) {
         v.host.split(",").forEach((h) => {
           if (!PROXY_HOST.test(h.trim())) {
             problem(ctx, ["host"], mustBe(`${PROXY_HOST_EXPECT}, or several separated by commas`, v.host, "Write bare host names: no scheme, port or path."));

@@ -52,7 +52,14 @@ async function ensure(inp: ProxyHostInputs, replaceChanged: boolean): Promise<vo
   const runIt = () => run(c, `starting ${r.containerName} (${r.imageRef})`, line(proxyRunArgv(withLabel, `${home}/${HOST_APPS_CONFIG_DIR}`)));
   if (now.state === "absent") {
     await progress(`${host} kamal-proxy: starting ${r.imageRef}`);
-    await runIt();
+    try {
+      await runIt();
+    } catch (e) {
+      // Another stack may have started it at the same moment: fine if it runs with these settings.
+      const again = await inspect(c, r, inp.owner);
+      if (again.state !== "running" || again.hash !== want) throw e;
+      await progress(`${host} kamal-proxy: started meanwhile by another stack with the same settings`);
+    }
   } else if (now.hash !== want) {
     if (now.owners.length > 0 && now.hash !== "") {
       throw new Error(

@@ -6,7 +6,8 @@ import { plainStrings, reveal, secretStrings } from "./values";
 function connectionNames(raw: unknown): string[] {
   const all = reveal<Record<string, any>>(raw);
   const out: string[] = [];
-  for (const c of [all?.connection, all?.olds?.connection, all?.news?.connection]) {
+  const conns = [all?.connection, all?.olds?.connection, all?.news?.connection, ...[all?.preflight, all?.news?.preflight].flatMap((p) => (Array.isArray(p) ? p : []))];
+  for (const c of conns) {
     if (!c || typeof c !== "object") continue;
     out.push(...[c.host, c.user, c.privateKeyPath, c.knownHostsPath, c.hostKey, c.proxy?.host, c.proxy?.user, c.proxy?.hostKey].filter((x) => typeof x === "string"));
   }

@@ -1,7 +1,8 @@
 /**
  * Serves Berth's provider over gRPC with `@pulumi/pulumi/provider`'s `main`.
  *
- * Two additions. `main` ignores the provider configuration: Berth keeps it for `pulumi import`.
+ * Three additions. `main` ignores the provider configuration: Berth keeps it for `pulumi import`.
+ * `main` cannot read a resource that has no properties yet (an import): Berth gives it empty ones.
  * And `main` answers `Diff` with changes and replacements only, so the engine would
  * compute the property diff itself and a preview could not say, e.g., that only `secrets.env.TOKEN`
  * changed. `main` registers its service implementation with `@grpc/grpc-js` (the instance
@@ -30,6 +31,7 @@ type Callback = (err: unknown, resp: unknown) => void;
 type Impl = Record<string, unknown> & {
   diff?: (call: { request: { getUrn(): string } }, cb: Callback) => unknown;
   configure?: (call: { request: any }, cb: Callback) => unknown;
+  read?: (call: { request: any }, cb: Callback) => unknown;
 };
 
 /** Adds the detailed diff of `urn` (computed by BerthProvider.diff) to a DiffResponse. */
@@ -63,6 +65,15 @@ function patchDiff(): void {
         for (const [k, v] of call.request.getVariablesMap?.()?.entries?.() ?? []) vars[String(k).replace(/^berth:(config:)?/, "")] = v;
         setProviderConfig({ ...vars, ...reveal<Record<string, unknown>>(args) });
         return configure(call, cb);
+      };
+    }
+    if (impl && typeof impl.read === "function") {
+      // An import's Read has no properties yet; `main` would crash reading them.
+      const read = impl.read.bind(impl);
+      const { Struct } = require(require.resolve("google-protobuf/google/protobuf/struct_pb", { paths: [pulumiDir] }));
+      impl.read = (call, cb) => {
+        if (!call.request.getProperties()) call.request.setProperties(new Struct());
+        return read(call, cb);
       };
     }
     if (impl && typeof impl.diff === "function") {

@@ -21,7 +21,7 @@ describe("commands/docker", () => {
     assert.deepEqual(loggingArgs({ options: { "max-size": "10m" } }), ["--log-opt", "max-size=10m"]);
   });
 
-  it("ensureNetworkScript creates the network only when inspect fails", () => {
-    assert.equal(ensureNetworkScript("kamal"), "docker network inspect kamal --format '{{.Name}}' || docker network create kamal");
+  it("ensureNetworkScript creates the network only when inspect fails, and accepts one created meanwhile", () => {
+    assert.equal(ensureNetworkScript("kamal"), "docker network inspect kamal --format '{{.Name}}' || docker network create kamal || docker network inspect kamal --format '{{.Name}}'");
   });
 });
