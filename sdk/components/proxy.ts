@@ -15,7 +15,10 @@ import { argsProblem, knownProblems, plainProblems, secretPaths, throwProblems, 
 export const PROXY_TYPE = "berth:index:Proxy";
 
 export interface ProxyArgs extends ProxyRunArgs {
-  /** Hosts to run kamal-proxy on. */
+  /**
+   * Hosts to run kamal-proxy on: at least one, each once. Plain values (not Outputs): they decide
+   * which resources exist.
+   */
   hosts: string[];
   /**
    * How to reach the hosts.

@@ -41,7 +41,10 @@ import { host, sshSchema, type SshArgs, type SshConfig } from "./ssh";
 /**
  * Extra `docker run` options: `{ cpus: "2" }` → `--cpus 2`; `true` → a bare flag (`--init`);
  * a list repeats the option (`{ "add-host": ["a:1.2.3.4", "b:1.2.3.5"] }`). Names are written
- * without the leading dashes. Equivalent to Kamal's `options`.
+ * without the leading dashes (`[a-z][a-z0-9-]*`). Flags such as `init`, `privileged`,
+ * `read-only`, `rm`, `tty` and `interactive` take only `true`; a value never starts with `-`
+ * unless it is a negative number (`memory-swap: "-1"`, passed as `--memory-swap=-1`).
+ * Equivalent to Kamal's `options`.
  */
 export type DockerOptions = Record<string, string | true | string[]>;
 

@@ -128,8 +128,91 @@ async function preflight(s: AppHostInputs): Promise<void> {
   throw new Error(`${s.host}: not deployed: pre-flight failed on ${failed.map((f) => f.host).join(", ")} (see its error); nothing was changed here`);
 }
 
+/**
+ * The hosts of one role moving to one version in this `pulumi up` (the plugin runs for one
+ * operation, and the engine updates a boot group's hosts together). Each host joins when its update
+ * starts and settles once switched (or failed); a host that switched then waits for the others, and
+ * if any failed it switches back to its previous container, so every host of the role ends on one
+ * version. Hosts in later boot groups start after this group settled (Kamal's order), so a failure
+ * there leaves earlier groups on the new version.
+ */
+interface Release {
+  started: number;
+  members: Map<string, "pending" | "ok" | "failed">;
+}
+const releases = new Map<string, Release>();
+/** How long a release waits for the role's other hosts to join after the first one did. */
+const JOIN_GRACE_MS = 3000;
+
+function joinRelease(s: AppHostInputs): Release {
+  const key = JSON.stringify([s.owner ?? "", s.service, s.role, s.destination, s.version]);
+  let r = releases.get(key);
+  if (!r) {
+    r = { started: Date.now(), members: new Map() };
+    releases.set(key, r);
+  }
+  r.members.set(s.host, "pending");
+  return r;
+}
+
+/** Records this host's outcome; resolves with the hosts that failed (or never settled) once all did. */
+async function settle(r: Release, host: string, ok: boolean, timeoutMs: number): Promise<string[]> {
+  r.members.set(host, ok ? "ok" : "failed");
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    const pending = [...r.members.values()].includes("pending");
+    if (!pending && Date.now() - r.started >= JOIN_GRACE_MS) break;
+    await sleep(100);
+  }
+  return [...r.members].filter(([h, state]) => h !== host && state !== "ok").map(([h]) => h);
+}
+
 /** Boots `version` of the role on the host. */
 async function boot(s: AppHostInputs): Promise<void> {
+  const c = s.connection;
+  const release = joinRelease(s);
+  const settleWithin = (s.deployTimeoutSeconds + s.drainTimeoutSeconds) * 1000 + 120_000;
+  let switched: { id: string; previous?: string } | undefined;
+  try {
+    switched = await switchTo(s);
+  } catch (e) {
+    await settle(release, s.host, false, 0);
+    throw e;
+  }
+  const failed = await settle(release, s.host, true, settleWithin);
+  if (failed.length > 0) {
+    await rollBack(s, switched.previous);
+    throw new Error(
+      `${s.host}: ${serviceName(s.service, s.role, s.destination)} switched back to its previous version because ${failed.join(", ")} failed (see its error): every host of the role keeps one version`,
+    );
+  }
+  await run(c, "stopping old containers", cleanupScript({ service: s.service, role: s.role, destination: s.destination }, switched.id, s.retainContainers, s.container.stopTimeoutSeconds));
+  await say(s, `${s.version} is live`);
+}
+
+/** Undoes `switchTo` after another host of the role failed: the previous container serves again. */
+async function rollBack(s: AppHostInputs, previous: string | undefined): Promise<void> {
+  const c = s.connection;
+  const svc = serviceName(s.service, s.role, s.destination);
+  const name = containerName(s.service, s.role, s.destination, s.version);
+  await say(s, `another host failed: switching back${previous ? ` to ${previous}` : ""}`);
+  if (s.proxy) {
+    if (previous) {
+      const proxy = fullProxy(s);
+      await run(
+        c,
+        `switching ${svc} back to ${previous}`,
+        line(proxyDeployArgv({ service: svc, target: previous, proxy, deployTimeoutSeconds: s.deployTimeoutSeconds, drainTimeoutSeconds: s.drainTimeoutSeconds, container: s.proxyContainer, tlsPaths: proxy.certificate ? proxyTlsPaths(s.service, s.destination, s.role) : undefined })),
+      );
+    } else {
+      await run(c, `kamal-proxy remove ${svc}`, tolerateScript(proxyRemoveArgv(svc, s.proxyContainer), "not found"));
+    }
+  }
+  await exec(c, stopNewScript(name), { step: `stopping ${name}` });
+}
+
+/** Pre-flight, claim, env file, login, pull, run, then the switch; the new id and the previous route target. */
+async function switchTo(s: AppHostInputs): Promise<{ id: string; previous?: string }> {
   const c = s.connection;
   await preflight(s);
   await claim(s);
@@ -151,47 +234,49 @@ async function boot(s: AppHostInputs): Promise<void> {
   const id = started.stdout.trim().split("\n").pop() ?? "";
   if (!id) throw new RemoteCommandError(s.host, `starting ${name}`, 1, "docker run returned no container id");
 
-  if (s.proxy) {
-    const proxy = fullProxy(s);
-    let tlsPaths;
-    if (proxy.certificate) {
-      tlsPaths = proxyTlsPaths(s.service, s.destination, s.role);
-      await run(c, "writing the TLS certificate", writeSecretFileScript(tlsPaths.hostCertificate), { stdin: proxy.certificate.certificatePem });
-      await run(c, "writing the TLS key", writeSecretFileScript(tlsPaths.hostPrivateKey), { stdin: proxy.certificate.privateKeyPem });
-      // The files and their (0700) directories belong to kamal-proxy's user inside its container.
-      const tlsDir = tlsPaths.hostDir;
-      const appDirOnHost = tlsDir.slice(0, tlsDir.lastIndexOf("/tls/"));
-      const owned = [appDirOnHost, `${appDirOnHost}/tls`, tlsDir, tlsPaths.hostCertificate, tlsPaths.hostPrivateKey];
-      await run(c, "handing the TLS files to kamal-proxy", chownToContainerUserScript(s.proxyContainer, owned));
-    }
-    await say(s, `health-checking ${name} (${proxy.healthcheck.path}) through kamal-proxy`);
-    const deploy = proxyDeployArgv({
-      service: svc,
-      target: proxyTarget(id, proxy),
-      proxy,
-      deployTimeoutSeconds: s.deployTimeoutSeconds,
-      drainTimeoutSeconds: s.drainTimeoutSeconds,
-      tlsPaths,
-      container: s.proxyContainer,
-    });
-    const r = await exec(c, line(deploy), { step: `kamal-proxy deploy of ${name}` });
-    if (r.code !== 0) {
-      const logs = (await exec(c, logsScript(name))).stdout;
-      await exec(c, stopNewScript(name));
-      throw new RemoteCommandError(
-        s.host,
-        `kamal-proxy deploy of ${name} (the previous version keeps serving)`,
-        r.code,
-        `${r.stdout}${r.stderr}\ncontainer logs (last lines):\n${lastLines(logs, 30)}`,
-      );
-    }
-    await say(s, `switched to ${name}; stopping the previous containers`);
-  } else {
+  if (!s.proxy) {
     await say(s, `waiting for ${name} to be running`);
     await waitHealthy(c, s, name);
+    return { id };
   }
-  await run(c, "stopping old containers", cleanupScript({ service: s.service, role: s.role, destination: s.destination }, id, s.retainContainers, s.container.stopTimeoutSeconds));
-  await say(s, `${s.version} is live`);
+  const proxy = fullProxy(s);
+  let tlsPaths;
+  if (proxy.certificate) {
+    tlsPaths = proxyTlsPaths(s.service, s.destination, s.role);
+    await run(c, "writing the TLS certificate", writeSecretFileScript(tlsPaths.hostCertificate), { stdin: proxy.certificate.certificatePem });
+    await run(c, "writing the TLS key", writeSecretFileScript(tlsPaths.hostPrivateKey), { stdin: proxy.certificate.privateKeyPem });
+    // The files and their (0700) directories belong to kamal-proxy's user inside its container.
+    const tlsDir = tlsPaths.hostDir;
+    const appDirOnHost = tlsDir.slice(0, tlsDir.lastIndexOf("/tls/"));
+    const owned = [appDirOnHost, `${appDirOnHost}/tls`, tlsDir, tlsPaths.hostCertificate, tlsPaths.hostPrivateKey];
+    await run(c, "handing the TLS files to kamal-proxy", chownToContainerUserScript(s.proxyContainer, owned));
+  }
+  // Where the route points now: what a roll-back switches back to.
+  const list = await exec(c, line(proxyListArgv(s.proxyContainer)), { step: "kamal-proxy list" });
+  const previous = list.code === 0 ? parseProxyList(list.stdout).find((r) => r.service === svc)?.targets[0] : undefined;
+  await say(s, `health-checking ${name} (${proxy.healthcheck.path}) through kamal-proxy`);
+  const deploy = proxyDeployArgv({
+    service: svc,
+    target: proxyTarget(id, proxy),
+    proxy,
+    deployTimeoutSeconds: s.deployTimeoutSeconds,
+    drainTimeoutSeconds: s.drainTimeoutSeconds,
+    tlsPaths,
+    container: s.proxyContainer,
+  });
+  const r = await exec(c, line(deploy), { step: `kamal-proxy deploy of ${name}` });
+  if (r.code !== 0) {
+    const logs = (await exec(c, logsScript(name))).stdout;
+    await exec(c, stopNewScript(name));
+    throw new RemoteCommandError(
+      s.host,
+      `kamal-proxy deploy of ${name} (the previous version keeps serving)`,
+      r.code,
+      `${r.stdout}${r.stderr}\ncontainer logs (last lines):\n${lastLines(logs, 30)}`,
+    );
+  }
+  await say(s, `switched to ${name}`);
+  return { id, previous: previous && previous !== proxyTarget(id, proxy) ? previous : undefined };
 }
 
 /** Turns maintenance on or off when it differs from `before`. */

@@ -8,7 +8,7 @@ import { randomBytes } from "node:crypto";
 import { LocalWorkspace, Stack } from "@pulumi/pulumi/automation";
 import { AppService } from "../../sdk";
 import { backend, TestBackend } from "../helpers/engine";
-import { appImage, Lab, lab, labSsh, sshRun } from "../helpers/lab";
+import { appImage, get, Lab, lab, labSsh, sshRun, startLoad } from "../helpers/lab";
 
 describe("real: faults stop a deploy before it changes anything", function () {
   let l: Lab;
@@ -17,12 +17,13 @@ describe("real: faults stop a deploy before it changes anything", function () {
   const service = `flt${randomBytes(2).toString("hex")}`;
   let version = "f1";
   let wrongKey = false;
+  let sickHost = false;
   const images: Record<string, string> = {};
 
   before(async function () {
     l = lab();
     b = await backend("berth-faults-");
-    for (const v of ["f1", "f2"]) images[v] = appImage(l, v);
+    for (const v of ["f1", "f2", "f3"]) images[v] = appImage(l, v);
     s = await LocalWorkspace.createOrSelectStack(
       {
         stackName: "staging",
@@ -34,7 +35,9 @@ describe("real: faults stop a deploy before it changes anything", function () {
           new AppService("app", {
             service,
             image: images[version],
-            hosts: l.hosts.map((h) => h.address),
+            hosts: [l.hosts[0].address, { host: l.hosts[1].address, tags: ["sick"] }],
+            // The example app fails its health check when BERTH_FAIL_HEALTH is set: on host 2 only.
+            env: { tags: { sick: { clear: sickHost ? { BERTH_FAIL_HEALTH: "1" } : {} } } },
             proxy: { hosts: [`${service}.test`], healthcheck: { intervalSeconds: 1 } },
             deployTimeoutSeconds: 20,
             drainTimeoutSeconds: 1,
@@ -72,5 +75,28 @@ describe("real: faults stop a deploy before it changes anything", function () {
     wrongKey = false;
     assert.equal((await s.up()).summary.result, "succeeded");
     assert.ok(ids().every((x) => x.endsWith(`${service}-web-staging-f2`)));
+  });
+
+  it("a health check failing on one host only: up fails naming that host and step; the other host switches back; 0 failed requests", async function () {
+    const before = ids();
+    assert.ok(before.every((x) => x.endsWith(`${service}-web-staging-f2`)), before.join(" | "));
+    const load = startLoad(l.hosts.map((h) => ({ address: h.address, host: `${service}.test` })), 40);
+    version = "f3";
+    sickHost = true;
+    let message = "";
+    try {
+      await s.up();
+    } catch (e) {
+      message = (e as Error).message;
+    }
+    const counts = await load.stop();
+    const [h1, h2] = l.hosts.map((h) => h.address.replace(/\./g, "\\."));
+    assert.match(message, new RegExp(`${h2}: kamal-proxy deploy of ${service}-web-staging-f3 \\(the previous version keeps serving\\) failed`));
+    assert.match(message, new RegExp(`${h1}: ${service}-web-staging switched back to its previous version because ${h2} failed`));
+    assert.equal(counts.failed, 0, JSON.stringify(counts));
+    for (const h of l.hosts) assert.equal((await get(h.address, `${service}.test`)).body.trim(), "version f2", h.address);
+    sickHost = false;
+    assert.equal((await s.up()).summary.result, "succeeded");
+    for (const h of l.hosts) assert.equal((await get(h.address, `${service}.test`)).body.trim(), "version f3", h.address);
   });
 });
