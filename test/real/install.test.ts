@@ -61,4 +61,17 @@ describe("real: scripts/install.sh", function () {
     assert.match(r.out, /npm registry is reachable/);
     assert.deepEqual(leftovers(cache), []);
   });
+
+  it("`source scripts/env.sh` leaves the caller's shell options and functions as they were", function () {
+    const probe = [
+      "set +e +u; set -o pipefail 2>/dev/null; set +o pipefail",
+      "before=$(set -o; shopt -p; declare -F)",
+      `source ${JSON.stringify(path.join(REPO, "scripts/env.sh"))} >/dev/null 2>&1 || echo "env.sh failed" >&2`,
+      'after=$(set -o; shopt -p; declare -F)',
+      '[ "$before" = "$after" ] && echo same || diff <(echo "$before") <(echo "$after")',
+      'false; echo "still here after a failing command"',
+    ].join("\n");
+    const r = spawnSync("bash", ["-c", probe], { encoding: "utf8", timeout: 300_000 });
+    assert.equal(r.stdout.trim(), "same\nstill here after a failing command", `${r.stdout}${r.stderr}`);
+  });
 });
