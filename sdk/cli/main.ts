@@ -4,8 +4,10 @@
  * code. Exit codes: 0 success, 1 the command failed (bad input, unreadable file), 2 bad usage.
  *
  *   berth summary [file]   `pulumi preview --json` (from the file, or stdin) → Markdown for a PR comment
+ *   berth lock status|release --host <h> --service <s> [...]   a host's deploy lock (Kamal's)
  */
 import * as fs from "node:fs";
+import { LOCK_USAGE, LockUsageError, lockCommand, parseLockArgs } from "./lock";
 import { summarize } from "./summary";
 
 /** What a handler may touch: everything else stays out, so handlers can be run in tests. */
@@ -80,12 +82,32 @@ function jsonProblem(e: Error): string {
   return m.replace(/ in JSON at position \d+ \((line \d+ column \d+)\)$/, " at $1");
 }
 
+async function lockCli(args: string[], io: Io): Promise<number> {
+  if (args.some((a) => HELP.includes(a))) {
+    io.stdout(`${usageOf("lock")}\n`);
+    return 0;
+  }
+  let parsed;
+  try {
+    parsed = parseLockArgs(args);
+  } catch (e) {
+    if (e instanceof LockUsageError) throw new UsageError(e.message);
+    throw e;
+  }
+  return lockCommand(parsed, io.stdout, io.stderr);
+}
+
 /** The subcommands, by name. Add one: an entry here, its handler above (or in its own file). */
 export const COMMANDS: Record<string, CommandSpec> = {
   summary: {
     usage: "berth summary [file]",
     description: "Markdown for a pull-request comment from `pulumi preview --json` (read from file, or stdin)",
     run: summaryCommand,
+  },
+  lock: {
+    usage: LOCK_USAGE,
+    description: "Show (`status`) or remove (`release`) a host's deploy lock, Kamal's `.kamal/lock-<service>[-<destination>]`",
+    run: lockCli,
   },
 };
 

@@ -160,3 +160,13 @@ export function claimOwnerScript(file: string, owner: string): string {
 export function ownerScript(file: string): string {
   return `cat ${quote(file)} 2>/dev/null || true`;
 }
+
+/**
+ * Removes the service's dangling images (Kamal's `prune images`, first half):
+ * `docker image prune --force --filter label=service=<service>`. Images of other services, tagged
+ * images and images a container (even a stopped one) uses stay. Another prune running at the same
+ * time on the host (another role of the deploy) is not an error.
+ */
+export function pruneImagesScript(service: string): string {
+  return tolerateScript(docker("image", "prune", "--force", "--filter", `label=service=${service}`), "already running");
+}

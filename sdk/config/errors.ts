@@ -54,12 +54,10 @@ function showString(s: string): string {
 }
 
 /**
- * A string with whatever may be a credential taken out: a PEM block entirely, the password of
- * `user:password@host` (in a URL or not), but not the tag of `name:tag@sha256:…` (an image
- * reference). One pass over the string: each `@` looks back to the start of its word.
+ * A string with the password of `user:password@host` (in a URL or not) taken out, but not the tag
+ * of `name:tag@sha256:…` (an image reference). One pass: each `@` looks back to the start of its word.
  */
-function redacted(s: string): string | undefined {
-  if (PEM.test(s)) return "PEM text (not shown: it may hold a private key)";
+function withoutPasswords(s: string): string {
   let out = "";
   let last = 0;
   for (let at = s.indexOf("@"); at >= 0; at = s.indexOf("@", at + 1)) {
@@ -70,7 +68,7 @@ function redacted(s: string): string | undefined {
     out += `${s.slice(last, colon + 1)}<password not shown>`;
     last = at;
   }
-  return last === 0 ? undefined : out + s.slice(last);
+  return out + s.slice(last);
 }
 
 /** Values the user marked secret (Pulumi secrets), while `hidingSecrets` runs: never shown. */
@@ -107,10 +105,11 @@ function render(value: unknown, seen: Set<object>, depth: number): string {
   if (hiddenValues && (hiddenValues.others.has(value) || (typeof value === "string" && hiddenValues.strings.includes(value)))) return HIDDEN;
   switch (typeof value) {
     case "string": {
-      if (hiddenValues) for (const secret of hiddenValues.strings) if (secret.length >= 4) value = (value as string).split(secret).join("<secret>");
-      const r = redacted(value as string);
-      if (r !== undefined && r.startsWith("PEM text")) return r;
-      return showString((r ?? (value as string)).slice(0, 200));
+      // A key or certificate pasted where it does not belong is not shown at all.
+      if (PEM.test(value)) return "PEM text (not shown: it may hold a private key)";
+      let s = value;
+      if (hiddenValues) for (const secret of hiddenValues.strings) if (secret.length >= 4) s = s.split(secret).join("<secret>");
+      return showString(withoutPasswords(s).slice(0, 200));
     }
     case "number":
       return Object.is(value, -0) ? "-0" : String(value);

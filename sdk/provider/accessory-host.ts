@@ -59,7 +59,8 @@ async function waitHealthy(c: Connection, s: AccessoryHostInputs): Promise<strin
   let last = "";
   for (;;) {
     const status = (await exec(c, healthStatusScript(s.service))).stdout.trim();
-    if (["exited", "dead"].includes(status)) return `the container ${status}`;
+    // `restarting`: it exited and its restart policy is bringing it back (a crash loop).
+    if (["exited", "dead", "restarting"].includes(status)) return `the container ${status === "restarting" ? "exited and is restarting" : status}`;
     if (status === "running" || status === "healthy") {
       if (!hc) {
         await sleep(RUNNING_SECONDS * 1000);
@@ -85,6 +86,7 @@ async function boot(s: AccessoryHostInputs): Promise<void> {
   const c = s.connection;
   const home = (await run(c, "finding the home directory", homeScript())).stdout.trim();
   if (s.registry && s.secrets.registryPassword !== undefined) {
+    await say(s, `logging in to ${s.registry.server}`);
     await run(c, `docker login ${s.registry.server}`, line(loginArgv(s.registry.server, s.registry.username)), { stdin: s.secrets.registryPassword });
   }
   await run(c, `creating the docker network ${s.network}`, ensureNetworkScript(s.network));

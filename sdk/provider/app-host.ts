@@ -29,6 +29,7 @@ import {
   labelledContainersArgv,
   containerExistsScript,
   logsScript,
+  pruneImagesScript,
   pullScript,
   readFileScript,
   removeContainersScript,
@@ -42,6 +43,7 @@ import {
 import { line } from "../commands/shell";
 import type { RoleProxyConfig } from "../config/proxy";
 import { providerSsh } from "./config";
+import { audit, withHostLock } from "./host-lock";
 import { progress } from "./log";
 import type { DiffKind, ResourceDef } from "./resource";
 import { type Connection, exec, lastLines, RemoteCommandError, run } from "./ssh";
@@ -187,6 +189,7 @@ async function boot(s: AppHostInputs): Promise<void> {
     );
   }
   await run(c, "stopping old containers", cleanupScript({ service: s.service, role: s.role, destination: s.destination }, switched.id, s.retainContainers, s.container.stopTimeoutSeconds));
+  await run(c, "pruning dangling images", pruneImagesScript(s.service));
   await say(s, `${s.version} is live`);
 }
 
@@ -196,6 +199,7 @@ async function rollBack(s: AppHostInputs, previous: string | undefined): Promise
   const svc = serviceName(s.service, s.role, s.destination);
   const name = containerName(s.service, s.role, s.destination, s.version);
   await say(s, `another host failed: switching back${previous ? ` to ${previous}` : ""}`);
+  await audit(c, { ...auditOf(s), message: `Switched back from app version ${s.version}${previous ? "" : " (no previous version: route removed)"}` });
   if (s.proxy) {
     if (previous) {
       const proxy = fullProxy(s);
@@ -230,6 +234,7 @@ async function switchTo(s: AppHostInputs): Promise<{ id: string; previous?: stri
   await run(c, `pulling ${s.image}`, pullScript(s.image, retained));
 
   await say(s, `starting ${name}`);
+  await audit(c, { ...auditOf(s), message: `Booted app version ${s.version}` });
   const started = await run(c, `starting ${name}`, startScript(name, appRunArgv(s, envFile), randomBytes(8).toString("hex")));
   const id = started.stdout.trim().split("\n").pop() ?? "";
   if (!id) throw new RemoteCommandError(s.host, `starting ${name}`, 1, "docker run returned no container id");
@@ -286,12 +291,54 @@ async function maintenance(s: AppHostInputs, before?: AppHostInputs["maintenance
   if (s.maintenance.enabled) {
     if (before?.enabled && before.message === s.maintenance.message) return;
     await say(s, "maintenance on");
+    await audit(s.connection, { ...auditOf(s), message: `Maintenance mode on: ${s.maintenance.message ?? ""}` });
     await run(s.connection, "maintenance on", line(proxyStopArgv(svc, s.maintenance.drainTimeoutSeconds, s.maintenance.message, s.proxyContainer)));
   } else if (before?.enabled) {
     await say(s, "maintenance off");
+    await audit(s.connection, { ...auditOf(s), message: "Maintenance mode off" });
     await run(s.connection, "maintenance off", line(proxyResumeArgv(svc, s.proxyContainer)));
   }
 }
+
+/** The audit log's tags of the role: service, destination and role. */
+function auditOf(s: AppHostInputs): { service: string; destination: string; role: string } {
+  return { service: s.service, destination: s.destination, role: s.role };
+}
+
+/**
+ * Runs `fn` holding the host's deploy lock (Kamal's `.kamal/lock-<service>[-<destination>]`). A
+ * deploy is checked first (pre-flight, then the role's owner), so a host that cannot be reached, or
+ * a role that belongs to another stack, is refused as such before the lock is touched.
+ */
+async function locked<T>(s: AppHostInputs, what: "deploy" | "removal", fn: () => Promise<T>): Promise<T> {
+  if (what === "deploy") {
+    await preflight(s);
+    await claim(s);
+  }
+  const svc = serviceName(s.service, s.role, s.destination);
+  return withHostLock(s.connection, { service: s.service, destination: s.destination, version: s.version, owner: s.owner ?? "", message: `Berth ${what} of ${svc}${s.owner ? ` by ${s.owner}` : ""}` }, fn);
+}
+
+/** `pulumi destroy` of the role on the host: its route, containers, env file and ownership (unless another stack owns it). */
+async function remove(s: AppHostInputs): Promise<void> {
+  const c = s.connection;
+  const svc = serviceName(s.service, s.role, s.destination);
+  const ownerFile = ownerFilePath(s.service, s.destination, s.role);
+  if (s.owner) {
+    const owner = (await run(c, "reading the role's owner", ownerScript(ownerFile))).stdout.trim();
+    if (owner !== "" && owner !== s.owner) {
+      await say(s, `belongs to the stack ${owner}; left alone`);
+      return;
+    }
+  }
+  await say(s, "removing");
+  if (s.proxy) await run(c, `kamal-proxy remove ${svc}`, tolerateScript(proxyRemoveArgv(svc, s.proxyContainer), "not found"));
+  await run(c, `removing the containers of ${svc}`, removeContainersScript({ service: s.service, role: s.role, destination: s.destination }));
+  await run(c, "removing the env file", removeFileScript(envFilePath(s.service, s.destination, s.role)));
+  await run(c, "releasing the role", removeFileScript(ownerFile));
+  await audit(c, { ...auditOf(s), message: `Removed app version ${s.version}` });
+}
+
 
 /** Paths whose change alone does not redeploy: recorded in state (and maintenance toggled). */
 const NO_BOOT = ["connection", "delayBeforeSeconds", "maintenance", "secretEnvNames", "owner", "preflight"];
@@ -423,33 +470,23 @@ export const appHostResource: ResourceDef<AppHostInputs> = {
   },
 
   async create(s) {
-    await boot(s);
-    await maintenance(s);
+    await locked(s, "deploy", async () => {
+      await boot(s);
+      await maintenance(s);
+    });
     return { id: `${s.host}/${serviceName(s.service, s.role, s.destination)}` };
   },
 
   async update(_id, olds, news, changes) {
-    if (needsBoot(changes)) await boot(news);
-    else await claim(news);
-    await maintenance(news, olds.maintenance);
+    await locked(news, "deploy", async () => {
+      if (needsBoot(changes)) await boot(news);
+      else await claim(news);
+      await maintenance(news, olds.maintenance);
+    });
   },
 
   async delete(_id, s) {
-    const c = s.connection;
-    const svc = serviceName(s.service, s.role, s.destination);
-    const ownerFile = ownerFilePath(s.service, s.destination, s.role);
-    if (s.owner) {
-      const owner = (await run(c, "reading the role's owner", ownerScript(ownerFile))).stdout.trim();
-      if (owner !== "" && owner !== s.owner) {
-        await say(s, `belongs to the stack ${owner}; left alone`);
-        return;
-      }
-    }
-    await say(s, "removing");
-    if (s.proxy) await run(c, `kamal-proxy remove ${svc}`, tolerateScript(proxyRemoveArgv(svc, s.proxyContainer), "not found"));
-    await run(c, `removing the containers of ${svc}`, removeContainersScript({ service: s.service, role: s.role, destination: s.destination }));
-    await run(c, "removing the env file", removeFileScript(envFilePath(s.service, s.destination, s.role)));
-    await run(c, "releasing the role", removeFileScript(ownerFile));
+    await locked(s, "removal", () => remove(s));
   },
 
   async read(id, s, urn) {

@@ -16,6 +16,7 @@ import { backend, TestBackend } from "../helpers/engine";
 import { appImage, get, Lab, lab, labSsh, sshRun } from "../helpers/lab";
 
 const PG_PASSWORD = `pg-${randomBytes(8).toString("hex")}`;
+const REGISTRY_PASSWORD = `reg-${randomBytes(8).toString("hex")}`;
 const SVC = `acc${randomBytes(2).toString("hex")}`;
 const SOLO = `${SVC}solo`;
 const PLACE = `${SVC}place`;
@@ -136,7 +137,7 @@ describe("real: Accessory on lab hosts", function () {
   });
 
   after(async function () {
-    for (const name of ["data", "solo", "place"]) {
+    for (const name of ["data", "solo", "place", "proxied"]) {
       try {
         const s = await LocalWorkspace.selectStack({ stackName: name, projectName: "berth-real-accessory", program: async () => undefined }, { pulumiCommand: b.pulumi, envVars: b.envVars });
         await s.destroy();
@@ -223,6 +224,27 @@ describe("real: Accessory on lab hosts", function () {
     assert.equal(psql(h1, "host", "127.0.0.1", "SELECT count(*) FROM orders"), "2");
   });
 
+  it("2. a change whose container fails its health check: up fails naming the host, step and logs; the previous container runs again, rows intact", async function () {
+    const running = sshRun(l, h1, `docker inspect -f '{{.Id}}' ${SVC}-db`).trim();
+    dbArgs = { image: pgNext, cmd: ["postgres", "-c", "no_such_setting=1"] };
+    let error = "";
+    try {
+      await data.up();
+    } catch (e) {
+      error = (e as Error).message;
+    }
+    assert.match(error, new RegExp(`${h1.replace(/\./g, "\\.")}: waiting for ${SVC}-db to be healthy \\(the previous container is running again\\) failed \\(exit 1\\)`));
+    assert.match(error, /unrecognized configuration parameter "no_such_setting"/);
+    assert.ok(!error.includes(PG_PASSWORD));
+    assert.equal(sshRun(l, h1, `docker inspect -f '{{.Id}} {{.State.Running}}' ${SVC}-db`).trim(), `${running} true`);
+    assert.equal(sshRun(l, h1, `docker ps -aq --filter name=^${SVC}-db_replaced_`).trim(), "");
+    assert.equal(psql(h1, "host", "127.0.0.1", "SELECT count(*) FROM orders"), "2");
+    // The failed change was not recorded: the previous program previews 0 changes.
+    dbArgs = { image: pgNext };
+    const p = await data.stack.preview();
+    assert.deepEqual(Object.keys(p.changeSummary), ["same"], JSON.stringify(p.changeSummary));
+  });
+
   it("2. destroy removes the containers and env file and keeps the data; up again has every row", async function () {
     const d = await data.destroy();
     assert.equal(d.summary.result, "succeeded");
@@ -261,14 +283,27 @@ describe("real: Accessory on lab hosts", function () {
   it("3. an accessory-only stack (no AppService) deploys, previews 0 changes, destroys cleanly", async function () {
     const solo = await new ProgramStack(b, "solo").init();
     solo.program = () => {
-      new Accessory("kv", { service: SOLO, hosts: [h1, h2], image: redis, healthcheck: { cmd: ["redis-cli", "ping"] }, ssh: labSsh(l) });
+      new Accessory("kv", {
+        service: SOLO,
+        hosts: [h1, h2],
+        image: redis,
+        healthcheck: { cmd: ["redis-cli", "ping"] },
+        // The lab registry needs no login, but takes one: the password goes to `docker login` on stdin.
+        registry: { server: l.registry.plain, username: "berth", password: pulumi.secret(REGISTRY_PASSWORD) },
+        ssh: labSsh(l),
+      });
     };
+    const loginAfter = Math.floor(Date.now() / 1000) - 1;
     const r = await solo.up();
     assert.equal(r.summary.result, "succeeded");
     for (const h of [h1, h2]) {
       assert.equal(sshRun(l, h, `docker exec ${SOLO}-kv redis-cli ping`).trim(), "PONG");
       assert.equal(sshRun(l, h, `stat -c '%a' .kamal/apps/${SOLO}/env/accessories/kv.env`).trim(), "600");
     }
+    for (const h of [h1, h2]) assert.match(solo.output, new RegExp(`${h.replace(/\./g, "\\.")} ${SOLO}-kv: logging in to ${l.registry.plain.replace(/\./g, "\\.")}`));
+    assert.ok(Number(sshRun(l, h2, "stat -c %Y .docker/config.json").trim()) >= loginAfter, "docker login did not write its config");
+    assert.ok(!solo.output.includes(REGISTRY_PASSWORD));
+    assert.equal(grepFiles(REGISTRY_PASSWORD, b.dir), "", "the registry password is in the state in clear");
     const p = await solo.stack.preview();
     assert.deepEqual(Object.keys(p.changeSummary), ["same"], JSON.stringify(p.changeSummary));
     const d = await solo.destroy();
@@ -278,6 +313,22 @@ describe("real: Accessory on lab hosts", function () {
       assert.equal(sshRun(l, h, `ls .kamal/apps/${SOLO}/env/accessories 2>/dev/null || true`).trim(), "");
     }
     assert.equal(JSON.parse(JSON.stringify(await solo.stack.exportStack())).deployment.resources?.length ?? 0, 0);
+  });
+
+  it("an accessory behind kamal-proxy answers by Host header; destroy removes its route", async function () {
+    const proxied = await new ProgramStack(b, "proxied").init();
+    proxied.program = () => {
+      new Accessory("admin", { service: SOLO, host: h1, image: app, proxy: { host: `${SOLO}-admin.test`, healthcheck: { path: "/up" } }, ssh: labSsh(l) });
+    };
+    await proxied.up();
+    assert.match(proxied.output, new RegExp(`${SOLO}-admin: routing through kamal-proxy`));
+    const r = await get(h1, `${SOLO}-admin.test`);
+    assert.equal(r.status, 200);
+    assert.equal(r.body.trim(), `version ${SVC}`);
+    assert.match(sshRun(l, h1, "docker exec kamal-proxy kamal-proxy list").replace(/\x1b\[[0-9;]*m/g, ""), new RegExp(`${SOLO}-admin\\s+${SOLO}-admin\\.test`));
+    await proxied.destroy();
+    assert.doesNotMatch(sshRun(l, h1, "docker exec kamal-proxy kamal-proxy list 2>/dev/null || true"), new RegExp(`${SOLO}-admin`));
+    assert.equal(sshRun(l, h1, `docker ps -aq --filter name=^${SOLO}-admin$`).trim(), "");
   });
 
   it("4. placement by role and by tag resolves to the app's hosts; an unknown role or tag is a preview error naming it", async function () {

@@ -23,7 +23,7 @@ describe("real: faults stop a deploy before it changes anything", function () {
   before(async function () {
     l = lab();
     b = await backend("berth-faults-");
-    for (const v of ["f1", "f2", "f3"]) images[v] = appImage(l, v);
+    for (const v of ["f1", "f2", "f3", "f4"]) images[v] = appImage(l, v);
     s = await LocalWorkspace.createOrSelectStack(
       {
         stackName: "staging",
@@ -98,5 +98,33 @@ describe("real: faults stop a deploy before it changes anything", function () {
     sickHost = false;
     assert.equal((await s.up()).summary.result, "succeeded");
     for (const h of l.hosts) assert.equal((await get(h.address, `${service}.test`)).body.trim(), "version f3", h.address);
+  });
+
+  it("a pull denied on one host: up fails naming that host and step; the other host switches back; the next up converges", async function () {
+    const before = ids();
+    assert.ok(before.every((x) => x.endsWith(`${service}-web-staging-f3`)), before.join(" | "));
+    const h2 = l.hosts[1].address;
+    // Host 2 can no longer reach the registry (its own network namespace).
+    const [registryHost, registryPort] = l.registry.plain.split(":");
+    const rule = `OUTPUT -d ${registryHost} -p tcp --dport ${registryPort} -j REJECT`;
+    sshRun(l, h2, `iptables -A ${rule}`);
+    const load = startLoad(l.hosts.map((h) => ({ address: h.address, host: `${service}.test` })), 40);
+    version = "f4";
+    let message = "";
+    try {
+      await s.up();
+    } catch (e) {
+      message = (e as Error).message;
+    } finally {
+      sshRun(l, h2, `iptables -D ${rule}`);
+    }
+    const counts = await load.stop();
+    const esc = (h: string) => h.replace(/\./g, "\\.");
+    assert.match(message, new RegExp(`${esc(h2)}: pulling ${images.f4.replace(/[.:/]/g, "\\$&")} failed`));
+    assert.match(message, new RegExp(`${esc(l.hosts[0].address)}: ${service}-web-staging switched back to its previous version because ${esc(h2)} failed`));
+    assert.equal(counts.failed, 0, JSON.stringify(counts));
+    for (const h of l.hosts) assert.equal((await get(h.address, `${service}.test`)).body.trim(), "version f3", h.address);
+    assert.equal((await s.up()).summary.result, "succeeded");
+    for (const h of l.hosts) assert.equal((await get(h.address, `${service}.test`)).body.trim(), "version f4", h.address);
   });
 });
