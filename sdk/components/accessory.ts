@@ -176,7 +176,7 @@ export class Accessory extends pulumi.ComponentResource {
     const imageRef = pulumi.all([placed, pulumi.unsecret(pulumi.output(image)), cfg]).apply(([a, img]) => normalizeAccessory({ ...a, image: img } as unknown as PlainAccessoryArgs).image);
 
     const proxied = args.proxy !== undefined;
-    this.proxy = kamalProxy ?? (proxied ? new Proxy(`${name}-proxy`, { hosts: this.hosts, ssh: cfg.apply((c) => c.ssh) as any }, { parent: this }) : undefined);
+    this.proxy = kamalProxy ?? (proxied ? new Proxy(`${name}-proxy`, { hosts: this.hosts, ssh: (args.ssh ?? app?.ssh) as any }, { parent: this }) : undefined);
     const proxyContainer: pulumi.Input<string> = kamalProxy ? kamalProxy.run.apply((r) => r.containerName) : proxyRunDefaults.containerName;
 
     this.hostResources = this.hosts.map(

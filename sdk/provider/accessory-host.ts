@@ -131,8 +131,11 @@ async function boot(s: AccessoryHostInputs): Promise<void> {
   await say(s, "booted");
 }
 
-/** Paths whose change alone does not reboot the accessory: recorded in state. */
-const NO_BOOT = ["connection", "dataDeletedOnDestroy", "secretEnvNames", "healthcheck"];
+/**
+ * Paths whose change alone does not reboot the accessory (a database restarts for nothing else):
+ * recorded in state, used by the next boot or by `destroy`.
+ */
+const NO_BOOT = ["connection", "dataDeletedOnDestroy", "secretEnvNames", "healthcheck", "registry", "secrets.registryPassword", "stopTimeoutSeconds"];
 
 function needsBoot(changes: Record<string, DiffKind>): boolean {
   return Object.keys(changes).some((p) => !NO_BOOT.some((k) => p === k || p.startsWith(`${k}.`) || p.startsWith(`${k}[`)));

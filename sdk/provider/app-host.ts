@@ -4,7 +4,9 @@
  *   write the secret env file (0600, over stdin) → registry login (password over stdin) → pull
  *   (skipped for a retained or digest-pinned image) → run the new container → proxied roles:
  *   `kamal-proxy deploy` (health-check, switch, drain); other roles: wait until running/healthy
- *   → stop the role's other containers → keep the newest `retainContainers` stopped ones.
+ *   → stop the role's other containers → keep the newest `retainContainers` stopped ones → remove the
+ *   service's dangling images. All of it under Kamal's deploy lock on the host (`host-lock.ts`), each
+ *   mutating step appended to Kamal's audit log there.
  *
  * A failed health check stops the new container and leaves the old one serving; the error names
  * the host, the step, the exit code and the container's last log lines (secrets redacted).

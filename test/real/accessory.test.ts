@@ -152,6 +152,16 @@ describe("real: Accessory on lab hosts", function () {
         /* best effort */
       }
     }
+    // This run's images: the upgraded Postgres tag and the app build, on the hosts and here.
+    const images = [pgNext, app].filter((i) => i !== undefined);
+    for (const h of l?.hosts ?? []) {
+      try {
+        sshRun(l, h.address, `docker image rm ${images.join(" ")} >/dev/null 2>&1 || true`);
+      } catch {
+        /* best effort */
+      }
+    }
+    for (const i of images) execFileSync("sh", ["-c", `docker image rm ${i} >/dev/null 2>&1 || true`]);
     if (b) fs.rmSync(b.dir, { recursive: true, force: true });
   });
 

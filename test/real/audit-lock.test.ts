@@ -176,4 +176,34 @@ describe("real: audit log, prune and deploy lock", function () {
     assert.equal((await get(host, `prod.${hostHeader}`)).body.trim(), "version a3");
     assert.match(on(`cat ~/.kamal/${service}-prod-audit.log`), /\[prod\] \[web\] Booted app version pbad\n$/);
   });
+
+  it("two roles of the service on one host in one up share the lock: both deploy, each audits its own line, no lock is left", async function () {
+    const s = await LocalWorkspace.createOrSelectStack(
+      {
+        stackName: "roles",
+        projectName: "berth-real-audit",
+        program: async () => {
+          new AppService("app", {
+            service,
+            image: images.a1,
+            version: "r1",
+            roles: {
+              web: { hosts: [host], proxy: { hosts: [`roles.${hostHeader}`], healthcheck: { intervalSeconds: 1 } } },
+              jobs: { hosts: [host], cmd: ["/run.sh"], env: { clear: { PORT: "8080" } } },
+            },
+            deployTimeoutSeconds: 15,
+            drainTimeoutSeconds: 1,
+            ssh: labSsh(l),
+          });
+        },
+      },
+      { pulumiCommand: b.pulumi, envVars: b.envVars, secretsProvider: "passphrase" },
+    );
+    stacks.roles = s;
+    assert.equal((await s.up()).summary.result, "succeeded");
+    assert.equal(on(`docker ps --filter label=service=${service} --filter label=destination=roles --format '{{.Names}}' | sort`).trim(), `${service}-jobs-roles-r1\n${service}-web-roles-r1`);
+    assert.equal(on(`ls -d ${lockDir("roles")} 2>/dev/null || echo none`).trim(), "none");
+    const audit = on(`cat ~/.kamal/${service}-roles-audit.log`);
+    assert.match(audit, /^\[[^\]]+\] \[[^\]]+\] \[roles\] \[web\] Booted app version r1\n\[[^\]]+\] \[[^\]]+\] \[roles\] \[jobs\] Booted app version r1\n$/);
+  });
 });
