@@ -8,7 +8,8 @@
  * primary keeps them on the old version (Kamal's barrier).
  */
 import * as pulumi from "@pulumi/pulumi";
-import { type AppArgs, bootGroups, normalizeApp } from "../config/app";
+import { type AppArgs, bootGroups, normalizeApp, primaryOf, proxiedRole } from "../config/app";
+import type { ProxyArgs } from "../config/proxy";
 import { appHostSecrets, appHostSpec, type ProxyRef } from "../config/app-host";
 import { BerthConfigError, hidingSecrets, mustBe } from "../config/errors";
 import type { AppHostSpec } from "../config/resources";
@@ -55,7 +56,7 @@ const STRUCTURE = [["service"], ["destination"], ["hosts"], ["hosts", "*"], ["ho
 function structure(args: AppServiceArgs): { primary: string; roles: [string, string[]][] } {
   const raw = args.roles ?? { web: { hosts: args.hosts ?? [] } };
   const names = Object.keys(raw);
-  const primary = typeof args.primaryRole === "string" ? args.primaryRole : names.includes("web") ? "web" : names[0];
+  const primary = primaryOf(raw, typeof args.primaryRole === "string" ? args.primaryRole : undefined) ?? names[0];
   const ordered = [primary, ...names.filter((n) => n !== primary)].filter((n) => raw[n] !== undefined);
   return {
     primary,
@@ -205,7 +206,7 @@ function proxiedHostsOf(args: AppServiceArgs, primary: string): string[] | undef
   for (const [name, role] of Object.entries(raw)) {
     const p = (role as { proxy?: unknown }).proxy;
     if (hasUnresolved(p)) return undefined;
-    const proxied = name === primary ? p !== false : p === true || (typeof p === "object" && p !== null);
+    const proxied = proxiedRole(name === primary, p === null ? undefined : (p as boolean | ProxyArgs | undefined));
     if (proxied) for (const h of role.hosts ?? []) {
       const host = typeof h === "string" ? h : h.host;
       if (!out.includes(host)) out.push(host);

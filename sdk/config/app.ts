@@ -723,14 +723,15 @@ function parsedRoles(v: Partial<ParsedApp>): Record<string, Partial<ParsedRole>>
   return {};
 }
 
-function primaryOf(roles: Record<string, unknown>, primaryRole: string | undefined): string | undefined {
+/** Kamal's rule: `primaryRole` when set, else `web` when there is such a role, else the first role. */
+export function primaryOf(roles: Record<string, unknown>, primaryRole: string | undefined): string | undefined {
   if (primaryRole !== undefined) return primaryRole;
   const names = Object.keys(roles);
   return names.includes(appDefaults.primaryRole) ? appDefaults.primaryRole : names[0];
 }
 
 /** Kamal's rule: the primary role is proxied unless `proxy: false`; others only with true or an object. */
-function proxiedRole(primary: boolean, proxy: boolean | ProxyArgs | undefined): boolean {
+export function proxiedRole(primary: boolean, proxy: boolean | ProxyArgs | undefined): boolean {
   return primary ? proxy !== false : proxy !== undefined && proxy !== false;
 }
 
