@@ -114,9 +114,9 @@ export function restoreScript(service: string, aside: string): string {
   ].join("\n");
 }
 
-/** Runs the new container: prints its id. */
+/** Runs the new container and prints its id; fails (printing nothing) when `docker run` fails. */
 export function startAccessoryScript(run: Argv, service: string): string {
-  return [`${line(run)} >/dev/null`, line(containerIdArgv(service))].join("\n");
+  return chain(`${line(run)} >/dev/null`, containerIdArgv(service));
 }
 
 /** Removes the accessory's container and any set aside (`pulumi destroy`, after a replacement). */

@@ -59,8 +59,11 @@ async function waitHealthy(c: Connection, s: AccessoryHostInputs): Promise<strin
   let last = "";
   for (;;) {
     const status = (await exec(c, healthStatusScript(s.service))).stdout.trim();
-    // `restarting`: it exited and its restart policy is bringing it back (a crash loop).
-    if (["exited", "dead", "restarting"].includes(status)) return `the container ${status === "restarting" ? "exited and is restarting" : status}`;
+    // `restarting`: it exited and its restart policy is bringing it back (a crash loop);
+    // `created`: `docker run --detach` returned without starting it.
+    if (["exited", "dead", "restarting", "created"].includes(status)) {
+      return `the container ${status === "restarting" ? "exited and is restarting" : status === "created" ? "was created but did not start" : status}`;
+    }
     if (status === "running" || status === "healthy") {
       if (!hc) {
         await sleep(RUNNING_SECONDS * 1000);

@@ -20,6 +20,9 @@ const REGISTRY_PASSWORD = `reg-${randomBytes(8).toString("hex")}`;
 const SVC = `acc${randomBytes(2).toString("hex")}`;
 const SOLO = `${SVC}solo`;
 const PLACE = `${SVC}place`;
+// Published ports of this run: other runs of this file may share the lab's hosts.
+const PG_PORT = 20000 + (randomBytes(2).readUInt16BE() % 20000);
+const REDIS_PORT = PG_PORT + 1;
 
 /** An inline-program stack whose program the test changes between runs. */
 class ProgramStack {
@@ -78,8 +81,10 @@ describe("real: Accessory on lab hosts", function () {
 
   /** psql from a client container built from the same Debian image, on `host`; the password on stdin. */
   function psql(host: string, network: "host" | "kamal", server: string, sql: string): string {
-    const script = 'read -r PGPASSWORD; export PGPASSWORD; exec psql -h "$1" -U postgres -d shop -v ON_ERROR_STOP=1 -tA -c "$2"';
-    return sshInput(l, host, line(["docker", "run", "--rm", "-i", "--network", network, pg, "sh", "-c", script, "psql", server, sql]), `${PG_PASSWORD}\n`).trim();
+    const script = 'read -r PGPASSWORD; export PGPASSWORD; exec psql -h "$1" -p "$2" -U postgres -d shop -v ON_ERROR_STOP=1 -tA -c "$3"';
+    // On the host's network: the published port; on the kamal network: the container's own 5432.
+    const portNumber = network === "host" ? String(PG_PORT) : "5432";
+    return sshInput(l, host, line(["docker", "run", "--rm", "-i", "--network", network, pg, "sh", "-c", script, "psql", server, portNumber, sql]), `${PG_PASSWORD}\n`).trim();
   }
 
   const appArgs = (): AppServiceArgs => ({
@@ -87,7 +92,7 @@ describe("real: Accessory on lab hosts", function () {
     image: app,
     hosts: [h1, h2],
     // The app on both hosts reaches Redis on host 1's address over the lab network.
-    env: { clear: { REDIS_HOST: h1, REDIS_PORT: "6379" } },
+    env: { clear: { REDIS_HOST: h1, REDIS_PORT: String(REDIS_PORT) } },
     proxy: { hosts: [`${SVC}.test`], healthcheck: { intervalSeconds: 1 } },
     deployTimeoutSeconds: 20,
     drainTimeoutSeconds: 2,
@@ -101,7 +106,7 @@ describe("real: Accessory on lab hosts", function () {
       app: a,
       host: h1,
       image: pg,
-      port: "127.0.0.1:5432:5432",
+      port: `127.0.0.1:${PG_PORT}:5432`,
       env: { clear: { POSTGRES_DB: "shop" }, secret: { POSTGRES_PASSWORD: pulumi.secret(PG_PASSWORD) } },
       directories: ["data:/var/lib/postgresql/data"],
       files: [
@@ -115,7 +120,7 @@ describe("real: Accessory on lab hosts", function () {
       app: a,
       host: h1,
       image: redis,
-      port: `${h1}:6379:6379`,
+      port: `${h1}:${REDIS_PORT}:6379`,
       directories: ["data:/data"],
       healthcheck: { port: 6379 },
     });
@@ -174,8 +179,8 @@ describe("real: Accessory on lab hosts", function () {
     // Kamal's names and labels; Postgres published on the host's loopback only.
     const ps = sshRun(l, h1, `docker ps --format '{{.Names}} {{.Label "service"}}' --filter name=^${SVC}-`).trim().split("\n").sort();
     assert.ok(ps.includes(`${SVC}-db ${SVC}-db`) && ps.includes(`${SVC}-cache ${SVC}-cache`), ps.join("\n"));
-    assert.equal(sshRun(l, h1, `docker port ${SVC}-db 5432`).trim(), "127.0.0.1:5432");
-    assert.equal(sshRun(l, h1, `docker port ${SVC}-cache 6379`).trim(), `${h1}:6379`);
+    assert.equal(sshRun(l, h1, `docker port ${SVC}-db 5432`).trim(), `127.0.0.1:${PG_PORT}`);
+    assert.equal(sshRun(l, h1, `docker port ${SVC}-cache 6379`).trim(), `${h1}:${REDIS_PORT}`);
     assert.equal(sshRun(l, h2, `docker ps -q --filter name=^${SVC}-db$`).trim(), "", "the accessory runs on its host only");
 
     // Order: each accessory passed its health check before the app's first host started.
@@ -193,7 +198,7 @@ describe("real: Accessory on lab hosts", function () {
     // The loopback binding keeps it off the network: host 2 is refused.
     assert.throws(() => psql(h2, "host", h1, "SELECT 1"), /Connection refused|could not connect/);
 
-    // The example app on both hosts writes and reads Redis over the network (busybox nc → h1:6379).
+    // The example app on both hosts writes and reads Redis over the network (busybox nc → h1, the published Redis port).
     const kv = async (host: string, q: string) => (await get(host, `${SVC}.test`, `/cgi-bin/kv?${q}`)).body.trim();
     assert.equal(await kv(h1, "incr=hits"), "1");
     assert.equal(await kv(h2, "incr=hits"), "2");

@@ -13,6 +13,7 @@ import {
   removeAccessoryContainersScript,
   restoreScript,
   setAsideScript,
+  startAccessoryScript,
   tcpHealthScript,
 } from "../../sdk/commands/accessory";
 import { accessoryHostSpec, normalizeAccessory, type PlainAccessoryArgs } from "../../sdk/config/accessory";
@@ -176,6 +177,13 @@ describe("commands/accessory paths and scripts", () => {
         "  printf '%s\\n' app-db_replaced_abc123",
         "fi",
       ].join("\n"),
+    );
+  });
+
+  it("startAccessoryScript prints the new container's id only when docker run succeeded", () => {
+    assert.equal(
+      startAccessoryScript(["docker", "run", "--name", "app-db", "img"], "app-db"),
+      "docker run --name app-db img >/dev/null && docker container ls --all --filter 'name=^app-db$' --quiet",
     );
   });
 
