@@ -211,3 +211,28 @@ export function parseProxyList(text: string): ProxyRoute[] {
   }
   return out;
 }
+
+/** `.berth/proxy/<container>/owners` (home-relative): one file per Proxy resource using the container. */
+export function proxyOwnersDir(container: string): string {
+  return `.berth/proxy/${container}/owners`;
+}
+
+/** The owner file of `owner` (`<project>/<stack>/<name>`, made file-name safe). */
+export function proxyOwnerFile(container: string, owner: string): string {
+  return `${proxyOwnersDir(container)}/${owner.replace(/[^A-Za-z0-9_.-]/g, "_")}`;
+}
+
+/** `mkdir -p` the apps config dir kamal-proxy mounts and the owners dir. */
+export function proxyDirsArgv(container: string): Argv {
+  return ["mkdir", "-p", HOST_APPS_CONFIG_DIR, proxyOwnersDir(container)];
+}
+
+/** Records or forgets one owner of the proxy container. */
+export function proxyOwnerArgv(action: "add" | "remove", container: string, owner: string): Argv {
+  return action === "add" ? ["touch", proxyOwnerFile(container, owner)] : ["rm", "-f", proxyOwnerFile(container, owner)];
+}
+
+/** `docker start <container>` / `docker rm --force <container>`. */
+export function proxyContainerArgv(action: "start" | "remove", container: string): Argv {
+  return action === "start" ? docker("start", container) : docker("rm", "--force", container);
+}

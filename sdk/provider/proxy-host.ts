@@ -8,7 +8,7 @@ import { createHash } from "node:crypto";
 import type { ProxyRunConfig } from "../config/proxy";
 import { proxyHostSchema, type ProxyHostInputs } from "../config/resources";
 import { ensureNetworkScript } from "../commands/docker";
-import { HOST_APPS_CONFIG_DIR, proxyListArgv, proxyRunArgv } from "../commands/proxy";
+import { HOST_APPS_CONFIG_DIR, proxyContainerArgv, proxyDirsArgv, proxyListArgv, proxyOwnerArgv, proxyOwnerFile, proxyOwnersDir, proxyRunArgv } from "../commands/proxy";
 import { containerStateScript, homeScript, listDirScript, runningContainerScript } from "../commands/rollout";
 import { line } from "../commands/shell";
 import { progress } from "./log";
@@ -17,10 +17,6 @@ import { type Connection, exec, run } from "./ssh";
 
 export const PROXY_HOST_TOKEN = "berth:index:ProxyHost";
 
-/** Owner files of one proxy container, under the login user's home. */
-function ownersDir(containerName: string): string {
-  return `.berth/proxy/${containerName}/owners`;
-}
 const RUN_HASH_LABEL = "berth.proxy-run";
 
 /** A short hash of the run settings, kept as a label on the container to spot a changed config. */
@@ -28,15 +24,13 @@ export function runHash(r: ProxyRunConfig): string {
   return createHash("sha256").update(JSON.stringify(r)).digest("hex").slice(0, 16);
 }
 
-function ownerFile(r: ProxyRunConfig, owner: string): string {
-  return `${ownersDir(r.containerName)}/${owner.replace(/[^A-Za-z0-9_.-]/g, "_")}`;
-}
+const ownerFile = (r: ProxyRunConfig, owner: string) => proxyOwnerFile(r.containerName, owner);
 
 /** What is on the host now: container state and its run-hash label, and the other owners. */
 async function inspect(c: Connection, r: ProxyRunConfig, owner: string) {
   const st = await exec(c, containerStateScript(r.containerName, RUN_HASH_LABEL));
   const [running, hash] = st.code === 0 ? st.stdout.trim().split(" ") : ["absent", ""];
-  const dir = ownersDir(r.containerName);
+  const dir = proxyOwnersDir(r.containerName);
   const owners = (await exec(c, listDirScript(dir))).stdout.split("\n").filter((o) => o && `${dir}/${o}` !== ownerFile(r, owner));
   return { state: running === "true" ? "running" : running === "false" ? "stopped" : "absent", hash: hash === "<no value>" ? "" : hash, owners };
 }
@@ -46,7 +40,7 @@ async function ensure(inp: ProxyHostInputs, replaceChanged: boolean): Promise<vo
   const want = runHash(r);
   const withLabel: ProxyRunConfig = { ...r, options: { ...r.options, label: [...labelsOf(r.options.label), `${RUN_HASH_LABEL}=${want}`] } };
   await run(c, `creating the ${r.network} network`, ensureNetworkScript(r.network));
-  await run(c, "preparing the proxy directories", line(["mkdir", "-p", HOST_APPS_CONFIG_DIR, ownersDir(r.containerName)]));
+  await run(c, "preparing the proxy directories", line(proxyDirsArgv(r.containerName)));
   const now = await inspect(c, r, inp.owner);
   const home = (await run(c, "reading the login user's home", homeScript())).stdout.trim();
   const runIt = () => run(c, `starting ${r.containerName} (${r.imageRef})`, line(proxyRunArgv(withLabel, `${home}/${HOST_APPS_CONFIG_DIR}`)));
@@ -70,16 +64,16 @@ async function ensure(inp: ProxyHostInputs, replaceChanged: boolean): Promise<vo
     if (!replaceChanged && now.hash === "") {
       // A proxy Berth did not start (e.g. booted by Kamal): adopt it as it is.
       await progress(`${host} kamal-proxy: adopting the running container`);
-      if (now.state === "stopped") await run(c, "starting kamal-proxy", line(["docker", "start", r.containerName]));
+      if (now.state === "stopped") await run(c, "starting kamal-proxy", line(proxyContainerArgv("start", r.containerName)));
     } else {
       await progress(`${host} kamal-proxy: rebooting with new run settings (routes are kept in its state volume)`);
-      await run(c, "removing the old kamal-proxy container", line(["docker", "rm", "--force", r.containerName]));
+      await run(c, "removing the old kamal-proxy container", line(proxyContainerArgv("remove", r.containerName)));
       await runIt();
     }
   } else if (now.state === "stopped") {
-    await run(c, "starting kamal-proxy", line(["docker", "start", r.containerName]));
+    await run(c, "starting kamal-proxy", line(proxyContainerArgv("start", r.containerName)));
   }
-  await run(c, "recording the proxy's owner", line(["touch", ownerFile(r, inp.owner)]));
+  await run(c, "recording the proxy's owner", line(proxyOwnerArgv("add", r.containerName, inp.owner)));
 }
 
 function labelsOf(v: string | true | string[] | undefined): string[] {
@@ -105,7 +99,7 @@ export const proxyHostResource: ResourceDef<ProxyHostInputs> = {
 
   async delete(_id, props) {
     const { connection: c, run: r, host } = props;
-    await run(c, "forgetting the proxy's owner", line(["rm", "-f", ownerFile(r, props.owner)]));
+    await run(c, "forgetting the proxy's owner", line(proxyOwnerArgv("remove", r.containerName, props.owner)));
     const now = await inspect(c, r, props.owner);
     if (now.state === "absent" || now.owners.length > 0) return;
     const routes = await exec(c, line(proxyListArgv(r.containerName)), { step: "kamal-proxy list" });
@@ -115,7 +109,7 @@ export const proxyHostResource: ResourceDef<ProxyHostInputs> = {
       return;
     }
     await progress(`${host} kamal-proxy: no users left; removing the container`);
-    await run(c, "removing kamal-proxy", line(["docker", "rm", "--force", r.containerName]));
+    await run(c, "removing kamal-proxy", line(proxyContainerArgv("remove", r.containerName)));
   },
 
   async read(id, props) {

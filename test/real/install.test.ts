@@ -35,6 +35,11 @@ describe("real: scripts/install.sh", function () {
     assert.match(r.out, /node_modules up to date/);
     assert.match(r.out, /build up to date/);
     assert.match(r.out, /provider plugin berth v[\d.]+ installed/);
+    // `pulumi plugin ls` lists it, at the package's version.
+    const version = JSON.parse(fs.readFileSync(path.join(REPO, "package.json"), "utf8")).version;
+    const ls = spawnSync("pulumi", ["plugin", "ls", "--json"], { encoding: "utf8", env: { ...process.env, PULUMI_SKIP_UPDATE_CHECK: "true" } });
+    const plugins = JSON.parse(ls.stdout) as { name: string; kind: string; version: string }[];
+    assert.ok(plugins.some((p) => p.name === "berth" && p.kind === "resource" && p.version === version), ls.stdout);
     assert.doesNotMatch(r.out, /step '.*' \.\.\./);
   });
 

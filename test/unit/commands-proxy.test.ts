@@ -200,3 +200,17 @@ describe("commands/proxy client commands (Kamal's reference §2.4–2.5)", () =>
     assert.equal(line(proxyStopArgv("app-web", 10, "Back at 5 o'clock")), "docker exec kamal-proxy kamal-proxy stop app-web --drain-timeout=10s '--message=Back at 5 o'\\''clock'");
   });
 });
+
+describe("commands/proxy owner files and container steps", () => {
+  const { proxyOwnerFile, proxyDirsArgv, proxyOwnerArgv, proxyContainerArgv } = require("../../sdk/commands/proxy") as typeof import("../../sdk/commands/proxy");
+  const { line } = require("../../sdk/commands/shell") as typeof import("../../sdk/commands/shell");
+  it("keeps owner names file-name safe and renders each step exactly", () => {
+    const assert = require("node:assert/strict");
+    assert.equal(proxyOwnerFile("kamal-proxy", "proj/stack/app-proxy; rm -rf ~"), ".berth/proxy/kamal-proxy/owners/proj_stack_app-proxy__rm_-rf__");
+    assert.equal(line(proxyDirsArgv("kamal-proxy")), "mkdir -p .kamal/proxy/apps-config .berth/proxy/kamal-proxy/owners");
+    assert.equal(line(proxyOwnerArgv("add", "kamal-proxy", "p/s/n")), "touch .berth/proxy/kamal-proxy/owners/p_s_n");
+    assert.equal(line(proxyOwnerArgv("remove", "kamal-proxy", "p/s/n")), "rm -f .berth/proxy/kamal-proxy/owners/p_s_n");
+    assert.equal(line(proxyContainerArgv("start", "kamal-proxy")), "docker start kamal-proxy");
+    assert.equal(line(proxyContainerArgv("remove", "kamal-proxy")), "docker rm --force kamal-proxy");
+  });
+});
