@@ -30,6 +30,12 @@ LAB_SUBNET=10.77.0.0/24
 LAB_BRIDGE=berth0
 LAB_MAX_HOSTS=10
 LAB_DEFAULT_HOSTS=2
+# Host 3 (berth-h3, 10.77.0.13) is the fault host, for tests that break a host: always
+# up, published in lab.json as `faultHost` (never in `hosts`), its engine's data root a
+# small ext4 image loop-mounted in its own mount namespace, which a test may fill. With
+# `--hosts 3` or more it is a regular host too.
+LAB_FAULT_HOST=3
+LAB_FAULT_DISK_MB=1536
 REGISTRY_PLAIN_PORT=5000
 REGISTRY_TLS_PORT=5443
 PROXY_PORT=8888

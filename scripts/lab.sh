@@ -2,13 +2,15 @@
 # Berth's lab: real SSH hosts with their own Docker engines, a plain and a TLS
 # registry, kamal-proxy and BuildKit images, and an HTTP proxy, all on this machine.
 #
-#   scripts/lab.sh up [--hosts N]   bring the lab up (idempotent; N = 1..10, default 2,
+#   scripts/lab.sh up [--hosts N]   bring the lab up (idempotent; N = 1..4, default 2,
 #                                   or as many as are already up when --hosts is not given)
 #   scripts/lab.sh down [--purge]   stop everything the lab started; --purge also deletes
 #                                   its data (/var/lib/berth-lab). Leaves the root dockerd
 #                                   and the build cache.
 #   scripts/lab.sh status           what is up; exit 0 up, 3 down (nothing left), 1 partial
 #   scripts/lab.sh env              print /run/berth-lab/lab.json
+#   scripts/lab.sh bare-host reset  the bare host (berth-h5, no Docker) as new: stops what runs
+#                                   there and unpacks its Debian root again
 #
 # See docs/lab.md. Versions: lab/versions.sh.
 set -euo pipefail
@@ -30,9 +32,11 @@ source "$LAB_ROOT/lab/lib/services.sh"
 source "$LAB_ROOT/lab/lib/hosts.sh"
 # shellcheck source=../lab/lib/state.sh
 source "$LAB_ROOT/lab/lib/state.sh"
+# shellcheck source=../lab/lib/bare-host.sh
+source "$LAB_ROOT/lab/lib/bare-host.sh"
 
 usage() {
-  sed -n '2,14p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+  sed -n '2,15p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
   exit "${1:-0}"
 }
 
@@ -54,6 +58,7 @@ lab_up() {
     for k in $(existing_hosts); do ((k > n)) && n=$k; done
   fi
   [[ $n =~ ^[0-9]+$ ]] && ((n >= 1 && n <= LAB_MAX_HOSTS)) || die "--hosts must be 1..$LAB_MAX_HOSTS (got '$n')"
+  ((n < BARE_HOST_K)) || die "--hosts must be below $BARE_HOST_K (got $n): host $BARE_HOST_K is the bare host (no Docker; see docs/lab.md)"
 
   run_step preflight "check root, ip netns, nsenter, unshare" step_preflight
   lab_lock
@@ -73,6 +78,10 @@ lab_up() {
   for ((k = 1; k <= n; k++)); do
     run_step "$(host_name "$k")" "netns, mount ns, dockerd, sshd at $(host_addr "$k"), images" step_host "$k"
   done
+  if ((LAB_FAULT_HOST > n)); then
+    run_step "$(host_name "$LAB_FAULT_HOST")" "fault host: as a host, its data root a $LAB_FAULT_DISK_MB MB loop-mounted ext4" step_host "$LAB_FAULT_HOST"
+  fi
+  run_step "$(host_name "$BARE_HOST_K")" "bare host: its own Debian root (no Docker), sshd at $(host_addr "$BARE_HOST_K"), apt proxy :$APT_PROXY_PORT" step_bare_host
   if ((explicit)); then
     for k in $(existing_hosts); do
       if ((k > n)); then
@@ -118,7 +127,7 @@ lab_down() {
       jobs+=($!)
     fi
   done
-  for name in "$LAB_GATEWAY" 127.0.0.1; do
+  for name in "$LAB_GATEWAY" 127.0.0.1 apt; do
     { if stop_pidfile "$LAB_PIDS/tinyproxy-$name.pid" tinyproxy 5; then note "stopped tinyproxy on $name"; fi; } &
     jobs+=($!)
   done
@@ -164,6 +173,10 @@ main() {
     env)
       [ -f "$LAB_JSON" ] || { echo "lab env: $LAB_JSON does not exist; run scripts/lab.sh up" >&2; exit 1; }
       cat "$LAB_JSON"
+      ;;
+    bare-host)
+      [ "${1:-}" = reset ] || { echo "lab bare-host: the only subcommand is reset" >&2; usage 64; }
+      bare_host_reset
       ;;
     -h | --help | help) usage 0 ;;
     *) usage 64 ;;

@@ -10,6 +10,8 @@ export { AccessoryHost, ACCESSORY_HOST_TOKEN } from "./components/resources";
 export type { AccessoryHostInputs } from "./config/resources";
 export type { AccessoryFileArgs, AccessoryDirectoryArgs, AccessoryHealthcheckArgs } from "./config/accessory";
 export { AppHost, ProxyHost, ImageBuild, BuildxBuilderResource, APP_HOST_TOKEN, PROXY_HOST_TOKEN, COMMAND_TOKEN, BUILDX_BUILDER_TOKEN, IMAGE_TOKEN } from "./components/resources";
+export { DockerHost, DOCKER_HOST_TOKEN } from "./components/resources";
+export type { DockerHostInputs, DockerHostOutputs } from "./config/resources";
 export type { AppHostInputs, ProxyHostInputs, CommandInputs, BuildxBuilderInputs, ImageInputs } from "./config/resources";
 export { BERTH_VERSION } from "./version";
 export { BuildxBuilder, BuildxBuilderArgs, BUILDX_BUILDER_TYPE, buildkitdToml } from "./components/buildx-builder";
@@ -24,3 +26,7 @@ export type { SecretAliasArgs, SecretSourceArgs, ConfigSourceArgs, EnvSourceArgs
 export { SECRET_ADAPTERS } from "./secrets/adapters";
 export type { SecretAdapterName } from "./secrets/adapters";
 export { SecretError } from "./secrets/resolve";
+export { Hook, HOOK_TOKEN } from "./components/resources";
+export type { HookInputs } from "./config/resources";
+export { HOOK_NAMES } from "./config/hooks";
+export type { HooksArgs, HookArg, HookName } from "./config/hooks";

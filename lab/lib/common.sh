@@ -147,13 +147,23 @@ host_addr() { printf '10.77.0.%s' $((10 + $1)); }
 host_dir() { printf '%s/hosts/%s' "$LAB_DIR" "$(host_name "$1")"; }
 host_veth() { printf 'vb-%s' "$(host_name "$1")"; }
 
-# Hosts whose network namespace exists, as numbers, ascending.
+# Hosts whose network namespace exists, as numbers, ascending; not the fault host
+# ($LAB_FAULT_HOST, which is always up and never one of lab.json's `hosts`).
 existing_hosts() {
   local f
   for f in /run/netns/berth-h*; do
     [ -e "$f" ] || continue
+    [ "${f##*/berth-h}" = "$LAB_FAULT_HOST" ] && continue
+    [ "${f##*/berth-h}" = "${BARE_HOST_K:-}" ] && continue
     printf '%s\n' "${f##*/berth-h}"
   done | sort -n
+}
+
+# lab_host_numbers N: the hosts `up` keeps: 1..N, then the fault host when N is below it.
+lab_host_numbers() {
+  local k
+  for ((k = 1; k <= $1; k++)); do printf '%s\n' "$k"; done
+  if ((LAB_FAULT_HOST > $1)); then printf '%s\n' "$LAB_FAULT_HOST"; fi
 }
 
 # Take the lab lock so two lab commands never interleave. The lock is fd 9: every

@@ -212,11 +212,33 @@ host_images() {
   done
 }
 
+# The fault host's engine keeps its data on a small ext4 image, loop-mounted over its
+# data root inside the host's own mount namespace (nothing else sees the mount), so a
+# test can fill that disk. The mount goes with the namespace (`down`); the image stays.
+host_fault_disk() {
+  local k=$1 h hd img
+  h=$(host_name "$k")
+  hd=$(host_dir "$k")
+  img=$hd/docker.img
+  if [ ! -f "$img" ]; then
+    rm -f "$img.tmp"
+    truncate -s "${LAB_FAULT_DISK_MB}M" "$img.tmp"
+    mkfs.ext4 -q -F -m 0 "$img.tmp" || die "$h: mkfs.ext4 on $img.tmp failed"
+    mv -f "$img.tmp" "$img"
+    changed "$h: $LAB_FAULT_DISK_MB MB ext4 image $img"
+  fi
+  host_nsenter "$k" mountpoint -q "$hd/docker" && return 0
+  if stop_pidfile "$hd/run/dockerd.pid" dockerd 30; then note "$h: stopped dockerd to mount its data root"; fi
+  host_nsenter "$k" mount -o loop,discard "$img" "$hd/docker" || die "$h: cannot loop-mount $img on $hd/docker"
+  changed "$h: $img loop-mounted on $hd/docker (its engine's data root), in its mount namespace only"
+}
+
 step_host() {
   local k=$1
   mkdir -p "$LAB_LOGS"
   host_network "$k"
   host_namespaces "$k"
+  if ((k == LAB_FAULT_HOST)); then host_fault_disk "$k"; fi
   host_dockerd "$k"
   host_sshd "$k"
   host_images "$k"
@@ -250,6 +272,8 @@ host_down() {
   hd=$(host_dir "$k")
   local t0
   t0=$(now)
+  # The bare host's daemons are its own root's (no lab pid files): stop them the other way.
+  if [ "$k" = "${BARE_HOST_K:-}" ]; then bare_host_stop; fi
   if stop_pidfile "$hd/run/sshd.pid" sshd 5; then note "$h: stopped sshd"; fi
   t0=$(now)
   if stop_pidfile "$hd/run/dockerd.pid" dockerd 30; then note "$h: stopped dockerd and its containers ($(since "$t0")s)"; fi

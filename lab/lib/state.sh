@@ -8,9 +8,10 @@ step_state() {
   local n=$1 k tmp
   mkdir -p "$LAB_RUN"
   tmp=$(mktemp "$LAB_SSH/.known_hosts.XXXXXX")
-  for ((k = 1; k <= n; k++)); do
+  for k in $(lab_host_numbers "$n"); do
     printf '%s %s\n' "$(host_addr "$k")" "$(host_key "$k")" >>"$tmp"
   done
+  printf '%s %s\n' "$(host_addr "$BARE_HOST_K")" "$(host_key "$BARE_HOST_K")" >>"$tmp"
   chmod 0644 "$tmp"
   if cmp -s "$tmp" "$LAB_KNOWN_HOSTS"; then
     rm -f "$tmp"
@@ -27,6 +28,12 @@ step_state() {
         "$(host_name "$k")" "$(host_addr "$k")" "$(host_key "$k")" "$(host_socket "$k")" "$([ "$k" -lt "$n" ] && printf ',')"
     done
     printf '  ],\n'
+    if ((LAB_FAULT_HOST > n)); then
+      k=$LAB_FAULT_HOST
+      printf '  "faultHost": { "name": "%s", "address": "%s", "port": 22, "user": "root", "hostKey": "%s", "dockerSocket": "%s" },\n' \
+        "$(host_name "$k")" "$(host_addr "$k")" "$(host_key "$k")" "$(host_socket "$k")"
+    fi
+    printf '  "bareHost": %s,\n' "$(bare_host_json)"
     printf '  "ssh": { "privateKeyPath": "%s", "publicKeyPath": "%s", "knownHostsPath": "%s" },\n' \
       "$LAB_CLIENT_KEY" "$LAB_CLIENT_KEY.pub" "$LAB_KNOWN_HOSTS"
     printf '  "registry": { "plain": "%s", "tls": "%s", "caPath": "%s" },\n' \
@@ -48,16 +55,18 @@ step_state() {
 # Every host answers over SSH with the pinned host key, and its docker CLI reaches its
 # own engine. Checks only: never counts as a change.
 step_verify() {
-  local n=$1 k pids=() failed=0 out
+  local n=$1 k pids=() failed=0 out i=0 ks
   out=$(mktemp -d)
-  for ((k = 1; k <= n; k++)); do
+  ks=$(lab_host_numbers "$n")
+  for k in $ks; do
     timeout 30 ssh -i "$LAB_CLIENT_KEY" -o BatchMode=yes -o StrictHostKeyChecking=yes \
       -o UserKnownHostsFile="$LAB_KNOWN_HOSTS" -o ConnectTimeout=10 \
       "root@$(host_addr "$k")" docker info --format '{{.Name}}' >"$out/$k" 2>&1 &
     pids+=($!)
   done
-  for ((k = 1; k <= n; k++)); do
-    if ! wait "${pids[$((k - 1))]}"; then
+  for k in $ks; do
+    i=$((i + 1))
+    if ! wait "${pids[$((i - 1))]}"; then
       printf 'lab: %s: ssh root@%s docker info failed: %s\n' "$(host_name "$k")" "$(host_addr "$k")" "$(tail -n 3 "$out/$k")" >&2
       failed=1
     fi
@@ -122,9 +131,11 @@ lab_status() {
   else
     status_line down "iptables $LAB_IPT_CHAIN"
   fi
-  local hosts
+  local hosts all
   hosts=$(existing_hosts | tr "\n" " ")
-  for k in $hosts; do
+  all=$hosts
+  [ -e "/run/netns/$(host_name "$LAB_FAULT_HOST")" ] && all+=" $LAB_FAULT_HOST"
+  for k in $all; do
     h=$(host_name "$k")
     status_line up "netns $h" "$(host_addr "$k")"
     if pid_alive "$(host_dir "$k")/run/dockerd.pid" dockerd; then
@@ -139,9 +150,24 @@ lab_status() {
     fi
   done
   [ -n "$hosts" ] || status_line down "hosts" "no berth-h* network namespace"
+  h=$(host_name "$BARE_HOST_K")
+  if [ -e "/run/netns/$h" ]; then
+    all+=" $BARE_HOST_K"
+    status_line up "netns $h" "$(host_addr "$BARE_HOST_K") (bare host: its own Debian root)"
+    if sshd_answers "$(host_addr "$BARE_HOST_K")"; then
+      status_line up "$h sshd" "on $(host_addr "$BARE_HOST_K"):22"
+    else
+      status_line down "$h sshd"
+    fi
+    if pid_alive "$LAB_PIDS/tinyproxy-apt.pid" tinyproxy; then
+      status_line up "apt proxy $LAB_GATEWAY:$APT_PROXY_PORT" "pid $(cat "$LAB_PIDS/tinyproxy-apt.pid") (for $h)"
+    else
+      status_line down "apt proxy $LAB_GATEWAY:$APT_PROXY_PORT"
+    fi
+  fi
   for f in /sys/class/net/vb-berth-h*; do
     [ -e "$f" ] || continue
-    case " $hosts " in *" ${f##*/vb-berth-h} "*) ;; *) status_line up "veth ${f##*/}" "(no namespace)" ;; esac
+    case " $all " in *" ${f##*/vb-berth-h} "*) ;; *) status_line up "veth ${f##*/}" "(no namespace)" ;; esac
   done
   for f in "$LAB_NS_DIR"/*.mnt; do
     [ -e "$f" ] || continue

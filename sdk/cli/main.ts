@@ -5,8 +5,11 @@
  *
  *   berth summary [file]   `pulumi preview --json` (from the file, or stdin) → Markdown for a PR comment
  *   berth lock status|release --host <h> --service <s> [...]   a host's deploy lock (Kamal's)
+ *   berth app logs|exec|details|containers, berth proxy logs|details, berth accessory logs|exec <name>
+ *                          Day-2 commands on the hosts the stack deployed to (sdk/cli/day2.ts)
  */
 import * as fs from "node:fs";
+import { ACCESSORY_USAGE, APP_USAGE, DAY2_OPTIONS, Day2Error, Day2Help, Day2UsageError, day2Command, PROXY_USAGE, type Scope } from "./day2";
 import { LOCK_USAGE, LockUsageError, lockCommand, parseLockArgs } from "./lock";
 import { summarize } from "./summary";
 
@@ -25,6 +28,8 @@ export interface CommandSpec {
   /** `berth <cmd> ...`, as shown in the usage. */
   usage: string;
   description: string;
+  /** More help after the description (`berth <cmd> --help`). */
+  help?: string;
   run(args: string[], io: Io): Promise<number>;
 }
 
@@ -97,6 +102,23 @@ async function lockCli(args: string[], io: Io): Promise<number> {
   return lockCommand(parsed, io.stdout, io.stderr);
 }
 
+/** `berth app|proxy|accessory …`: the Day-2 commands, reading the stack. */
+function day2Cli(scope: Scope) {
+  return async (args: string[], io: Io): Promise<number> => {
+    try {
+      return await day2Command(scope, args, io.stdout, io.stderr);
+    } catch (e) {
+      if (e instanceof Day2Help) {
+        io.stdout(`${usageOf(scope)}\n`);
+        return 0;
+      }
+      if (e instanceof Day2UsageError) throw new UsageError(e.message);
+      if (e instanceof Day2Error) throw new CliError(e.message);
+      throw e;
+    }
+  };
+}
+
 /** The subcommands, by name. Add one: an entry here, its handler above (or in its own file). */
 export const COMMANDS: Record<string, CommandSpec> = {
   summary: {
@@ -109,11 +131,30 @@ export const COMMANDS: Record<string, CommandSpec> = {
     description: "Show (`status`) or remove (`release`) a host's deploy lock, Kamal's `.kamal/lock-<service>[-<destination>]`",
     run: lockCli,
   },
+  app: {
+    usage: APP_USAGE,
+    description:
+      "On the stack's app hosts, per host and role: `logs` of the running container, `exec` a command (in a new container of the role's image; `--reuse`: in the running one), `details` (`docker ps`), `containers` (stopped ones too)",
+    help: DAY2_OPTIONS.app,
+    run: day2Cli("app"),
+  },
+  proxy: {
+    usage: PROXY_USAGE,
+    description: "On the stack's kamal-proxy hosts: `logs` of kamal-proxy, `details` (`docker ps`)",
+    help: DAY2_OPTIONS.proxy,
+    run: day2Cli("proxy"),
+  },
+  accessory: {
+    usage: ACCESSORY_USAGE,
+    description: "On the hosts of the stack's accessory <name>: `logs`, `exec` a command (in a new container; `--reuse`: in the running one)",
+    help: DAY2_OPTIONS.accessory,
+    run: day2Cli("accessory"),
+  },
 };
 
 function usageOf(cmd: string): string {
   const c = COMMANDS[cmd];
-  return `Usage: ${c.usage}\n\n${c.description}.`;
+  return `Usage: ${c.usage}\n\n${c.description}.${c.help ? `\n\n${c.help}` : ""}`;
 }
 
 export function usage(): string {

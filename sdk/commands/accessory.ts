@@ -19,7 +19,7 @@ export function onHost(home: string, hostPath: string): string {
 }
 
 /** `<host path>:<remote>[:<options>]`. */
-function mount(home: string, m: { hostPath: string; remote: string; options?: string }): string {
+export function mount(home: string, m: { hostPath: string; remote: string; options?: string }): string {
   return `${onHost(home, m.hostPath)}:${m.remote}${m.options ? `:${m.options}` : ""}`;
 }
 

@@ -5,6 +5,7 @@
 import type { AppHostSpec } from "../config/resources";
 import { type Argv, pipe } from "./shell";
 import { argumentize, docker, loggingArgs, optionize } from "./docker";
+import { assetVolumeArgs } from "./assets";
 
 export { ensureNetworkScript, networkCreateArgv } from "./docker";
 
@@ -59,16 +60,19 @@ export function envFileContent(secret: Readonly<Record<string, string>>): string
 }
 
 /** What `appRunArgv` needs: the provider's `AppHost` input (the host, its role's container settings). */
-export type AppRunSpec = Pick<AppHostSpec, "host" | "service" | "role" | "destination" | "version" | "image" | "container">;
+export type AppRunSpec = Pick<AppHostSpec, "host" | "service" | "role" | "destination" | "version" | "image" | "container"> & Partial<Pick<AppHostSpec, "assetPath">>;
 
 /**
  * Kamal's `docker run` for an app container, flags in Kamal's order: restart, name, network,
  * KAMAL_* env, clear env, env file, logging, volumes, labels, options, image, cmd. Secret values
  * never appear: they are in the env file (`envFile`, default `envFilePath(service, destination, role)`).
+ * With `assetPath`, the version's asset volume directory is mounted over it after the volumes
+ * (`home`, the login user's home on the host, makes its path absolute, as docker needs).
  */
-export function appRunArgv(s: AppRunSpec, envFile?: string): Argv {
+export function appRunArgv(s: AppRunSpec, envFile?: string, home?: string): Argv {
   const c = s.container;
   const name = containerName(s.service, s.role, s.destination, s.version);
+  if (s.assetPath !== undefined && home === undefined) throw new Error("appRunArgv: home is required when assetPath is set");
   return docker(
     "run",
     "--detach",
@@ -89,6 +93,7 @@ export function appRunArgv(s: AppRunSpec, envFile?: string): Argv {
     envFile ?? envFilePath(s.service, s.destination, s.role),
     ...loggingArgs(c.logging),
     ...c.volumes.flatMap((v) => ["--volume", v]),
+    ...(s.assetPath !== undefined ? assetVolumeArgs(s, s.assetPath, home!) : []),
     ...labels(s.service, s.role, s.destination, c.labels),
     ...optionize(c.options),
     s.image,

@@ -104,6 +104,23 @@ export function formatAge(seconds: number): string {
   return h > 0 ? `${h}h ${m}m ${s}s` : m > 0 ? `${m}m ${s}s` : `${s}s`;
 }
 
+/** The message of the lock Kamal takes for a deploy (`kamal deploy`, `kamal app boot`…). */
+export const KAMAL_AUTOMATIC_LOCK_MESSAGE = "Automatic deploy lock";
+
+/** The message of the lock Berth takes for a deploy or a removal of `<service>-<role>-<destination>`. */
+export function berthLockMessage(what: "deploy" | "removal", serviceRole: string, owner?: string): string {
+  return `Berth ${what} of ${serviceRole}${owner ? ` by ${owner}` : ""}`;
+}
+
+/**
+ * Is the lock one a deploy takes and releases by itself (Kamal's or Berth's), rather than one taken
+ * by hand (`kamal lock acquire -m …`)? Only those are worth waiting for (Kamal's `--lock-wait`).
+ */
+export function isAutomaticLock(l: LockStatus): boolean {
+  const m = l.message ?? "";
+  return m === KAMAL_AUTOMATIC_LOCK_MESSAGE || /^Berth (deploy|removal) of \S/.test(m);
+}
+
 /** "locked by X at T, version V, message M, held for 4m 5s". */
 export function describeLock(l: LockStatus): string {
   const parts = [

@@ -3,7 +3,7 @@
  * commands (deploy, remove, maintenance) run inside it with `docker exec`. Pure: no I/O.
  */
 import { type ProxyRunConfig, type RoleProxyConfig, proxyRunDefaults } from "../config/proxy";
-import { type Argv, orElse } from "./shell";
+import { type Argv, line, orElse, quote } from "./shell";
 import { docker, optionize } from "./docker";
 
 /** Where kamal-proxy keeps its state and certificates, inside its container. */
@@ -183,6 +183,17 @@ export function proxyResumeArgv(service: string, container: string = proxyRunDef
 /** `kamal-proxy list`: a table of services, hosts, targets and states. */
 export function proxyListArgv(container: string = proxyRunDefaults.containerName): Argv {
   return proxyExec(container, "list");
+}
+
+/**
+ * Waits until no `kamal-proxy deploy <service>` runs in the proxy container (as `docker top` lists
+ * it), for at most `timeoutSeconds`; exits 1 if one still runs then. A deploy whose client went
+ * away (its SSH connection was lost) still finishes on the server, which may switch the route when
+ * it does: net/rpc has no cancellation.
+ */
+export function proxyDeployWaitScript(service: string, timeoutSeconds: number, container: string = proxyRunDefaults.containerName): string {
+  const running = `${line(docker("top", container))} 2>/dev/null | grep -F -q -e ${quote(`kamal-proxy deploy ${service} `)}`;
+  return `i=0; while ${running}; do i=$((i + 1)); if [ "$i" -ge ${Math.max(1, Math.ceil(timeoutSeconds))} ]; then exit 1; fi; sleep 1; done`;
 }
 
 /** One route in `kamal-proxy list`. */

@@ -27,8 +27,17 @@ export function writeSecretFileScript(path: string): string {
  * a rollback to a retained version reuses the image without a pull.
  */
 export function pullScript(image: string, skipWhenPresent: boolean): string {
-  if (!skipWhenPresent && !image.includes("@sha256:")) return line(pullArgv(image));
-  return orElse(`${line(docker("image", "inspect", "--format", "{{.Id}}", image))} >/dev/null 2>&1`, pullArgv(image));
+  const present = presentScript(image, skipWhenPresent);
+  return present === undefined ? line(pullArgv(image)) : orElse(present, pullArgv(image));
+}
+
+/**
+ * True (exit 0) when `pullScript` would skip the pull: the image is pinned by digest (or
+ * `skipWhenPresent`) and already on the host. Undefined when the pull always runs.
+ */
+export function presentScript(image: string, skipWhenPresent: boolean): string | undefined {
+  if (!skipWhenPresent && !image.includes("@sha256:")) return undefined;
+  return `${line(docker("image", "inspect", "--format", "{{.Id}}", image))} >/dev/null 2>&1`;
 }
 
 /** True (exit 0) when a container with exactly this name exists. */
@@ -56,6 +65,16 @@ export function logsScript(name: string, lines = 30): string {
 /** Stops and keeps the container: the failed new version after an unhealthy deploy. */
 export function stopNewScript(name: string): string {
   return `${line(docker("stop", name))} >/dev/null 2>&1 || true`;
+}
+
+/**
+ * Stops the container `startScript(name, …, suffix)` may have started when its outcome is unknown
+ * (the SSH connection was lost). When a container of that name existed before (`existedBefore`),
+ * `name` is the new one only if the old one was renamed away to `<name>_replaced_<suffix>`.
+ */
+export function stopStartedScript(name: string, suffix: string, existedBefore: boolean): string {
+  if (!existedBefore) return stopNewScript(name);
+  return `if ${containerExistsScript(`${name}_replaced_${suffix}`)}; then ${stopNewScript(name)}; fi`;
 }
 
 /**

@@ -14,7 +14,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import { type AccessoryAppRef, type AccessoryConfig, accessoryDefaults, accessoryHostSecrets, accessoryHostSpec, normalizeAccessory, type PlainAccessoryArgs } from "../config/accessory";
-import type { RoleHost } from "../config/app";
+import { imageLocalRegistryPort, type RoleHost } from "../config/app";
 import { BerthConfigError, type Problem } from "../config/errors";
 import { proxyRunDefaults } from "../config/proxy";
 import type { AccessoryHostSpec } from "../config/resources";
@@ -23,7 +23,8 @@ import { connectionFor } from "../config/connection";
 import type { AppServiceArgs } from "./app-service";
 import { hasUnresolved, plainWhenKnown, secretPaths, type DeepInput } from "./inputs";
 import { Proxy } from "./proxy";
-import { AccessoryHost } from "./resources";
+import { AccessoryHost, type DockerHost } from "./resources";
+import { checkBootstrapKnown, dockerHosts, plainBootstrap } from "./bootstrap";
 
 /** The Pulumi type token of the Accessory component. */
 export const ACCESSORY_TYPE = "berth:index:Accessory";
@@ -145,6 +146,12 @@ export class Accessory extends pulumi.ComponentResource {
   readonly serviceName: string;
   /** The kamal-proxy the accessory routes through, when `proxy` is set. */
   readonly proxy?: Proxy;
+  /**
+   * With `ssh.bootstrap` (its own or its app's): Docker on each host (installed from its
+   * distribution's packages when missing), in host order; kamal-proxy and the accessory wait for
+   * them. Empty otherwise.
+   */
+  readonly dockerHosts: DockerHost[];
 
   constructor(name: string, args: AccessoryArgs, opts: pulumi.ComponentResourceOptions = {}) {
     super(ACCESSORY_TYPE, name, {}, opts);
@@ -175,8 +182,22 @@ export class Accessory extends pulumi.ComponentResource {
     const cfg = placed.apply((a) => normalizeAccessory({ ...a, image: PLACEHOLDER_IMAGE } as unknown as PlainAccessoryArgs));
     const imageRef = pulumi.all([placed, pulumi.unsecret(pulumi.output(image)), cfg]).apply(([a, img]) => normalizeAccessory({ ...a, image: img } as unknown as PlainAccessoryArgs).image);
 
+    // `ssh.bootstrap`: Docker on every host first (the accessory's own Proxy does not bootstrap again).
+    const sshArg = args.ssh ?? app?.ssh;
+    const bootstrap = plainBootstrap(sshArg);
+    if (typeof sshArg === "object" && sshArg !== null && hasUnresolved((sshArg as { bootstrap?: unknown }).bootstrap)) {
+      throw new BerthConfigError("Accessory", [{ path: "ssh.bootstrap", message: "must be a plain value, known when the program runs: it decides whether Berth registers a `DockerHost` per host." }]);
+    }
+    this.dockerHosts = bootstrap
+      ? dockerHosts(name, this.hosts, cfg.apply((c) => c.ssh), this)
+      : [];
+    cfg.apply((c) => checkBootstrapKnown("Accessory", bootstrap, c.ssh));
     const proxied = args.proxy !== undefined;
-    this.proxy = kamalProxy ?? (proxied ? new Proxy(`${name}-proxy`, { hosts: this.hosts, ssh: (args.ssh ?? app?.ssh) as any }, { parent: this }) : undefined);
+    this.proxy =
+      kamalProxy ??
+      (proxied
+        ? new Proxy(`${name}-proxy`, { hosts: this.hosts, ssh: (bootstrap ? { ...(sshArg as object), bootstrap: false } : sshArg) as any }, { parent: this, dependsOn: this.dockerHosts })
+        : undefined);
     const proxyContainer: pulumi.Input<string> = kamalProxy ? kamalProxy.run.apply((r) => r.containerName) : proxyRunDefaults.containerName;
 
     this.hostResources = this.hosts.map(
@@ -186,10 +207,13 @@ export class Accessory extends pulumi.ComponentResource {
           {
             ...specFields(pulumi.all([cfg, proxyContainer]).apply(([c, pc]) => accessoryHostSpec(c, host, pc))),
             image: imageRef,
+            localRegistryPort: imageRef.apply(imageLocalRegistryPort),
             connection: pulumi.secret(cfg.apply((c) => connectionFor(c.ssh, host))),
+            // Pre-flight: every host of the accessory answers before it changes on this one.
+            preflight: pulumi.secret(cfg.apply((c) => this.hosts.map((h) => connectionFor(c.ssh, h)))),
             secrets: pulumi.secret(cfg.apply((c) => accessoryHostSecrets(c, fileContents(c)))),
           },
-          { parent: this, dependsOn: this.proxy && proxied ? [this.proxy] : [] },
+          { parent: this, dependsOn: [...(this.proxy && proxied ? [this.proxy] : []), ...this.dockerHosts] },
         ),
     );
     this.registerOutputs({ hosts: this.hosts, serviceName: this.serviceName });

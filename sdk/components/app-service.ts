@@ -8,17 +8,22 @@
  * primary keeps them on the old version (Kamal's barrier).
  */
 import * as pulumi from "@pulumi/pulumi";
-import { type AppArgs, bootGroups, normalizeApp, primaryOf, proxiedRole } from "../config/app";
+import { type AppArgs, bootGroups, imageLocalRegistryPort, normalizeApp, primaryOf, proxiedRole } from "../config/app";
+import { localRegistryPort } from "../config/registry";
 import type { ProxyArgs } from "../config/proxy";
 import { appHostSecrets, appHostSpec, type ProxyRef } from "../config/app-host";
-import { BerthConfigError, hidingSecrets, mustBe } from "../config/errors";
+import { BerthConfigError, hidingSecrets, isRecord, mustBe } from "../config/errors";
 import type { AppHostSpec } from "../config/resources";
 import { placeSecrets } from "../config/secrets";
 import { serviceName } from "../commands/app";
 import { connectionFor } from "../config/connection";
 import { argsProblem, hasUnresolved, knownProblems, plainProblems, secretPaths, throwProblems, valuesAt, type DeepInput } from "./inputs";
 import { Proxy } from "./proxy";
-import { AppHost } from "./resources";
+import { readErrorPages } from "./error-pages";
+import { AppHost, type DockerHost, type Hook } from "./resources";
+import { checkBootstrapKnown, dockerHosts, plainBootstrap } from "./bootstrap";
+import { hookEnv, type HookName, type HooksArgs } from "../config/hooks";
+import { hashOf, hookResource, resolveHooks } from "./hooks";
 
 /** The Pulumi type token of the AppService component. */
 export const APP_SERVICE_TYPE = "berth:index:AppService";
@@ -27,7 +32,14 @@ type Inputs<T> = DeepInput<T>;
 
 type RoleArgs = NonNullable<AppArgs["roles"]>[string];
 
-export type AppServiceArgs = Omit<{ [K in keyof AppArgs]: Inputs<AppArgs[K]> }, "destination" | "hosts" | "roles" | "service"> & {
+export type AppServiceArgs = Omit<{ [K in keyof AppArgs]: Inputs<AppArgs[K]> }, "destination" | "hosts" | "roles" | "service" | "errorPagesPath"> & {
+  /**
+   * A local directory of kamal-proxy error pages (`404.html`, `503.html`…), relative to the
+   * program's directory. A plain value: the pages are read when the program runs, and their content
+   * (not the path) goes to each proxied host. Equivalent to Kamal's `error_pages_path`.
+   * @default - kamal-proxy's own pages
+   */
+  errorPagesPath?: string;
   /** The service name: container names, labels and kamal-proxy service names start with it. */
   service: string;
   /**
@@ -47,6 +59,15 @@ export type AppServiceArgs = Omit<{ [K in keyof AppArgs]: Inputs<AppArgs[K]> }, 
    * @default - the AppService starts kamal-proxy on its proxied hosts itself (with `proxyRun`)
    */
   kamalProxy?: Proxy;
+  /**
+   * Kamal's hooks, run on the machine running Pulumi at Kamal's moments of a deploy: a directory
+   * like Kamal's `hooks_path` and/or a file or inline command per hook. They run on the first `up`
+   * and on each `up` that changes the deploy (never on an unchanged program); a failing `pre-*` hook
+   * stops the deploy before any host is touched. Plain values. See docs/deploy.md, "Hooks".
+   * @default - no hooks
+   * @example { path: ".kamal/hooks" }
+   */
+  hooks?: HooksArgs;
 };
 
 /** Paths of the args that decide which resources exist, so must be plain values. */
@@ -64,8 +85,17 @@ function structure(args: AppServiceArgs): { primary: string; roles: [string, str
   };
 }
 
+/** The hooks an AppService runs itself (its Proxy runs the proxy-reboot hooks, an Image pre-build). */
+const APP_HOOKS: HookName[] = ["pre-connect", "docker-setup", "pre-deploy", "pre-app-boot", "post-app-boot", "post-deploy"];
+
 /** A stand-in image while the real one may still be unknown (a new build at preview): see `AppService`. */
 const PLACEHOLDER_IMAGE = "berth.invalid/placeholder:placeholder";
+
+/** The stand-in image; with a local registry (`registry.server: localhost:<port>`), one on it, as the real image must be. */
+function placeholderImage(a: unknown): string {
+  const server = isRecord(a) && isRecord(a.registry) ? a.registry.server : undefined;
+  return typeof server === "string" && localRegistryPort(server) !== undefined ? `${server}/berth-placeholder:placeholder` : PLACEHOLDER_IMAGE;
+}
 
 export class AppService extends pulumi.ComponentResource {
   /** The per-host resources by role (an escape hatch: `dependsOn`, transforms). */
@@ -78,19 +108,26 @@ export class AppService extends pulumi.ComponentResource {
   readonly serviceNames: Record<string, string>;
   /** The version being deployed. */
   readonly version: pulumi.Output<string>;
+  /**
+   * With `ssh.bootstrap`: Docker on every host of the service (installed from its distribution's
+   * packages when missing), including those of a given `kamalProxy`; the `docker-setup` hook,
+   * kamal-proxy and the app wait for them. Empty otherwise.
+   */
+  readonly dockerHosts: DockerHost[];
 
   constructor(name: string, args: AppServiceArgs, opts: pulumi.ComponentResourceOptions = {}) {
     super(APP_SERVICE_TYPE, name, {}, opts);
     const bad = argsProblem(args, '`{ service, image, hosts: ["10.0.0.1"], … }`');
     if (bad) throw new BerthConfigError("AppService", [bad]);
-    const { kamalProxy, image, version, ...rest } = args;
+    const { kamalProxy, image, version, hooks, ...rest } = args;
+    const bootstrap = plainBootstrap(rest.ssh);
     this.destination = args.destination ?? pulumi.getStack();
     const input = { ...rest, destination: this.destination };
 
     // Before any child: what decides which resources exist must be plain, and every part known
     // now is validated now; the rest is validated when it resolves (still at preview).
     throwProblems("AppService", [
-      ...plainProblems(args, STRUCTURE),
+      ...plainProblems(args, [...STRUCTURE, ["errorPagesPath"], ["ssh", "bootstrap"]]),
       ...knownProblems({ ...input, image, version }, (known) => normalizeApp(known as unknown as AppArgs)),
       ...(kamalProxy !== undefined && !(kamalProxy instanceof Proxy)
         ? [{ path: "kamalProxy", message: mustBe("a `Proxy` resource", kamalProxy, "Pass a `new Proxy(…)`, or omit it and the AppService runs kamal-proxy itself.") }]
@@ -107,7 +144,7 @@ export class AppService extends pulumi.ComponentResource {
     const releaseSecrets = pulumi.output(secretPaths({ image, version }));
     // Everything but the image and version is normalized without them, so a new build (its digest
     // unknown at preview) leaves only `image` and `version` unknown in each host's preview.
-    const cfg = pulumi.all([placed, hidden]).apply(([a, h]) => hidingSecrets(h, () => normalizeApp({ ...(a as object), image: PLACEHOLDER_IMAGE } as unknown as AppArgs)));
+    const cfg = pulumi.all([placed, hidden]).apply(([a, h]) => hidingSecrets(h, () => normalizeApp({ ...(a as object), image: placeholderImage(a) } as unknown as AppArgs)));
     const release = pulumi
       .all([placed, pulumi.unsecret(pulumi.output(image)), pulumi.unsecret(pulumi.output(version)), cfg, hidden, releaseSecrets])
       .apply(([a, img, ver, , h, rs]) => {
@@ -118,28 +155,87 @@ export class AppService extends pulumi.ComponentResource {
       });
     this.version = release.apply((r) => r.version);
 
+    // The error pages are read now (relative to the program's directory); their content goes to each proxied host.
+    const errorPages = typeof args.errorPagesPath === "string" ? readErrorPages(process.cwd(), args.errorPagesPath) : undefined;
+
     const { primary, roles } = structure(args);
+    const hookSources = resolveHooks("AppService", hooks, APP_HOOKS);
     this.serviceNames = Object.fromEntries(roles.map(([role]) => [role, serviceName(args.service, role, this.destination)]));
+
+    // A given Proxy decides the container name and network; otherwise this service's `proxyRun`.
+    const via: pulumi.Output<ProxyRef | undefined> = kamalProxy ? kamalProxy.run.apply((r) => ({ containerName: r.containerName, network: r.network })) : pulumi.output(undefined);
+
+    // Kamal's hooks before any host is touched: pre-connect, docker-setup (first deploy), pre-deploy.
+    const everyHost = allHosts(roles);
+    const deployHook = (hook: HookName, suffix: string, hosts: string[], deps: pulumi.Input<pulumi.Resource>[], roleNames?: string[]): Hook[] => {
+      const source = hookSources[hook];
+      if (!source) return [];
+      const once = hook === "docker-setup";
+      return [
+        hookResource(
+          `${name}-hook-${hook}${suffix}`,
+          {
+            hook,
+            source,
+            // docker-setup runs once (on creation), so a version is not part of it.
+            env: once
+              ? hookEnv({ service: args.service, destination: this.destination, hosts, command: "deploy" })
+              : release.apply((r) => hookEnv({ service: args.service, version: r.version, destination: this.destination, hosts, roles: roleNames, command: "deploy" })),
+            trigger: once ? {} : hookTrigger,
+            ...(once ? {} : { secretsTrigger: hookSecretsTrigger }),
+          },
+          { parent: this, dependsOn: deps },
+        ),
+      ];
+    };
+    // What the deploy changes: the image and every host's settings (secrets as a secret hash).
+    const hookTrigger = pulumi.all([cfg, via, release]).apply(([c, v, r]) => ({
+      image: r.image,
+      config: hashOf({ version: r.version, hosts: roles.flatMap(([role, hs]) => hs.map((h) => appHostSpec(c, role, h, v ?? c.proxyRun))) }),
+    }));
+    const hookSecretsTrigger = cfg.apply((c) => hashOf(roles.flatMap(([role, hs]) => hs.map((h) => appHostSecrets(c, role, h)))));
+    const preConnect = deployHook("pre-connect", "", everyHost, []);
+    // `ssh.bootstrap`: Docker on every host (a given Proxy's own DockerHosts count), after pre-connect.
+    const fromProxy = kamalProxy?.dockerHosts ?? [];
+    const covered = new Set(fromProxy.length > 0 ? kamalProxy!.hosts : []);
+    const sshCfg = cfg.apply((c) => {
+      checkBootstrapKnown("AppService", bootstrap, c.ssh);
+      return c.ssh;
+    });
+    this.dockerHosts = bootstrap
+      ? [...fromProxy, ...dockerHosts(name, everyHost.filter((h) => !covered.has(h)), sshCfg, this, preConnect)]
+      : [];
+    // Kamal runs docker-setup at the end of `server bootstrap` (in `kamal setup`); Berth runs it on the
+    // first deploy, after the DockerHosts of `ssh.bootstrap` (Docker installed where it was missing).
+    const dockerSetup = deployHook("docker-setup", "", everyHost, [...preConnect, ...this.dockerHosts]);
+    const beforeHosts: pulumi.Resource[] = [...preConnect, ...this.dockerHosts, ...dockerSetup, ...deployHook("pre-deploy", "", everyHost, [...preConnect, ...this.dockerHosts, ...dockerSetup])];
 
     // kamal-proxy on every host of a proxied role (unless the caller brought its own Proxy).
     const proxiedHosts = proxiedHostsOf(args, primary);
     this.proxy =
       kamalProxy ??
       (proxiedHosts === undefined || proxiedHosts.length > 0
-        ? new Proxy(`${name}-proxy`, { ...((rest.proxyRun ?? {}) as object), hosts: proxiedHosts ?? allHosts(roles), ssh: rest.ssh as any }, { parent: this })
+        ? new Proxy(
+            `${name}-proxy`,
+            { ...((rest.proxyRun ?? {}) as object), hosts: proxiedHosts ?? allHosts(roles), preflightHosts: everyHost, ssh: (bootstrap ? { ...(rest.ssh as object), bootstrap: false } : rest.ssh) as any, ...(hooks ? { hooks: { path: hooks.path, preProxyReboot: hooks.preProxyReboot, postProxyReboot: hooks.postProxyReboot } } : {}) },
+            { parent: this, dependsOn: beforeHosts },
+          )
         : undefined);
 
-    // A given Proxy decides the container name and network; otherwise this service's `proxyRun`.
-    const via: pulumi.Output<ProxyRef | undefined> = kamalProxy ? kamalProxy.run.apply((r) => ({ containerName: r.containerName, network: r.network })) : pulumi.output(undefined);
-
-    const everyHost = allHosts(roles);
     this.hostResources = {};
     let primaryResources: AppHost[] = [];
+    // Each boot group: pre-app-boot, its hosts, post-app-boot; the next group (and the other roles,
+    // after the primary) waits for all of it. post-deploy waits for everything.
+    let primaryDone: pulumi.Resource[] = [];
+    const allDone: pulumi.Resource[] = [];
     for (const [role, hosts] of roles) {
       const resources: AppHost[] = [];
-      let previous: AppHost[] = [];
+      const roleDone: pulumi.Resource[] = [];
+      let previous: pulumi.Resource[] = [];
       const groups = bootGroups(hosts, typeof args.boot === "object" && args.boot && !hasUnresolved(args.boot) ? (args.boot as any).limit : undefined);
       groups.forEach((group, g) => {
+        const waits = [...beforeHosts, ...(this.proxy ? [this.proxy] : []), ...previous, ...(role === primary ? [] : primaryDone)];
+        const preBoot = deployHook("pre-app-boot", `-${role}-${g + 1}`, group, waits, [role]);
         const current = group.map(
           (host) =>
             new AppHost(
@@ -148,24 +244,33 @@ export class AppService extends pulumi.ComponentResource {
                 ...specFields(pulumi.all([cfg, via]).apply(([c, v]) => appHostSpec(c, role, host, v ?? c.proxyRun))),
                 version: release.apply((r) => r.version),
                 image: release.apply((r) => r.image),
+                localRegistryPort: release.apply((r) => imageLocalRegistryPort(r.image)),
                 owner: `${pulumi.getProject()}/${pulumi.getStack()}`,
                 preflight: pulumi.secret(cfg.apply((c) => everyHost.map((h) => connectionFor(c.ssh, h)))),
                 connection: pulumi.secret(cfg.apply((c) => connectionFor(c.ssh, host))),
                 secrets: pulumi.secret(cfg.apply((c) => appHostSecrets(c, role, host))),
+                errorPages: cfg.apply((c) => (errorPages !== undefined && c.roles[role]?.proxy !== undefined ? errorPages : undefined)),
                 delayBeforeSeconds: g === 0 ? 0 : cfg.apply((c) => c.boot.waitSeconds),
               },
               {
                 parent: this,
-                dependsOn: [...(this.proxy ? [this.proxy] : []), ...previous, ...(role === primary ? [] : primaryResources)],
+                dependsOn: [...waits, ...preBoot],
               },
             ),
         );
         resources.push(...current);
-        previous = current;
+        const postBoot = deployHook("post-app-boot", `-${role}-${g + 1}`, group, current, [role]);
+        previous = [...current, ...postBoot];
+        roleDone.push(...previous);
       });
       this.hostResources[role] = resources;
-      if (role === primary) primaryResources = resources;
+      allDone.push(...roleDone);
+      if (role === primary) {
+        primaryResources = resources;
+        primaryDone = roleDone;
+      }
     }
+    deployHook("post-deploy", "", everyHost, allDone);
     this.registerOutputs({ destination: this.destination, serviceNames: this.serviceNames, version: this.version });
   }
 }
@@ -182,9 +287,11 @@ function specFields(spec: pulumi.Output<AppHostSpec>) {
     container: f("container"),
     proxy: f("proxy"),
     proxyContainer: f("proxyContainer"),
+    assetPath: f("assetPath"),
     deployTimeoutSeconds: f("deployTimeoutSeconds"),
     drainTimeoutSeconds: f("drainTimeoutSeconds"),
     readinessDelaySeconds: f("readinessDelaySeconds"),
+    lockWaitSeconds: f("lockWaitSeconds"),
     retainContainers: f("retainContainers"),
     maintenance: f("maintenance"),
     registry: f("registry"),

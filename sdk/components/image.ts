@@ -12,6 +12,9 @@ import { BuildxBuilder } from "./buildx-builder";
 import { hashContext } from "./context-hash";
 import { ImageBuild } from "./resources";
 import { argsProblem, knownProblems, plainProblems, secretPaths, throwProblems, valuesAt, type DeepInput } from "./inputs";
+import { hookEnv, type HooksArgs } from "../config/hooks";
+import { parseImage } from "../config/app";
+import { hashOf, hookResource, resolveHooks } from "./hooks";
 
 /** The Pulumi type token of the Image component. */
 export const IMAGE_TYPE = "berth:index:Image";
@@ -46,6 +49,14 @@ export type ImageArgs = Omit<{ [K in keyof PlainImageArgs]: Inputs<PlainImageArg
    * @default - the stack name, like `AppService`
    */
   destination?: string;
+  /**
+   * Kamal's `pre-build` hook, run on the machine running Pulumi before each build (when the
+   * context or a setting changes), with `KAMAL_VERSION` = the first tag's tag. Other hooks in the
+   * directory are not run by an Image. Plain values.
+   * @default - no hooks
+   * @example { path: ".kamal/hooks" }
+   */
+  hooks?: Pick<HooksArgs, "path" | "preBuild">;
 };
 
 export class Image extends pulumi.ComponentResource {
@@ -64,7 +75,7 @@ export class Image extends pulumi.ComponentResource {
     super(IMAGE_TYPE, name, {}, opts);
     const bad = argsProblem(args, '`{ context: "./app", tags: ["registry.example.com/app:1.2.3"], … }`');
     if (bad) throw new BerthConfigError("Image", [bad]);
-    const { builder, useBuilderProxy, context, dockerfile, ...rest } = args;
+    const { builder, useBuilderProxy, context, dockerfile, hooks, ...rest } = args;
     // The context and Dockerfile are read now, so they must be plain, valid paths first.
     const plain = plainProblems(args, [["context"], ["dockerfile"]]);
     const paths = plain.length ? undefined : writtenPathsSchema.safeParse({ context, ...(dockerfile !== undefined ? { dockerfile } : {}) });
@@ -86,6 +97,7 @@ export class Image extends pulumi.ComponentResource {
 
     throwProblems("Image", knownProblems(input, (known) => normalizeImage(known as unknown as PlainImageArgs)));
     this.contextHash = hashed.hash;
+    const hookSources = resolveHooks("Image", hooks, ["pre-build"]);
 
     // Build args are not secrets (argv, image history): refuse a secret one rather than leak it.
     const argsAreSecret = pulumi.output((pulumi.output(args.buildArgs ?? {}) as unknown as { isSecret: Promise<boolean> }).isSecret);
@@ -98,6 +110,24 @@ export class Image extends pulumi.ComponentResource {
       return hidingSecrets(valuesAt(a, paths), () => normalizeImage(a as unknown as PlainImageArgs));
     });
     const proxyEnv: pulumi.Output<Record<string, string>> = builder instanceof BuildxBuilder && useBuilderProxy !== false ? builder.proxyEnv : pulumi.output({} as Record<string, string>);
+
+    // Kamal's pre-build: before the build, whenever the build runs (a new context or settings). The
+    // paths in the trigger are the project-relative ones, so another checkout previews no change.
+    const preBuild = hookSources["pre-build"]
+      ? [
+          hookResource(
+            `${name}-hook-pre-build`,
+            {
+              hook: "pre-build",
+              source: hookSources["pre-build"],
+              env: cfg.apply((c) => hookEnv({ version: c.tags.length > 0 ? parseImage(c.tags[0])?.tag : undefined, destination: input.destination, hosts: [], command: "deploy" })),
+              trigger: { context: this.contextHash, config: cfg.apply(({ secrets: _s, context: _c, dockerfile: _d, ...c }) => hashOf({ ...c, context: hashed.context, dockerfile: hashed.dockerfile })) },
+              secretsTrigger: cfg.apply((c) => hashOf(c.secrets)),
+            },
+            { parent: this, dependsOn: builder instanceof BuildxBuilder ? [builder.resource] : [] },
+          ),
+        ]
+      : [];
 
     this.resource = new ImageBuild(
       `${name}-build`,
@@ -123,7 +153,7 @@ export class Image extends pulumi.ComponentResource {
         trustedCaFiles: builder instanceof BuildxBuilder ? builder.registryCaFiles : [],
         secrets: pulumi.secret(pulumi.all([cfg, proxyEnv]).apply(([c, p]) => ({ build: c.secrets, proxyEnv: p }))),
       },
-      { parent: this, dependsOn: builder instanceof BuildxBuilder ? [builder.resource] : [] },
+      { parent: this, dependsOn: [...(builder instanceof BuildxBuilder ? [builder.resource] : []), ...preBuild] },
     );
     this.digest = this.resource.digest;
     this.ref = this.resource.ref;

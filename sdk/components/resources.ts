@@ -78,3 +78,31 @@ export class AccessoryHost extends pulumi.CustomResource {
     super(ACCESSORY_HOST_TOKEN, name, args, options(opts, ["connection", "secrets"]));
   }
 }
+
+export const HOOK_TOKEN = "berth:index:Hook";
+
+/** One of Kamal's hooks, run on the machine running Pulumi (`berth:index:Hook`). */
+export class Hook extends pulumi.CustomResource {
+  declare readonly hook: pulumi.Output<string>;
+  constructor(name: string, args: ResourceInputs<import("../config/resources").HookInputs>, opts: pulumi.CustomResourceOptions = {}) {
+    super(HOOK_TOKEN, name, args, options(opts, ["secretsTrigger"]));
+  }
+}
+
+export const DOCKER_HOST_TOKEN = "berth:index:DockerHost";
+
+/** Docker on one host, installed from the distribution's packages when missing (`berth:index:DockerHost`; `ssh.bootstrap`). */
+export class DockerHost extends pulumi.CustomResource {
+  declare readonly host: pulumi.Output<string>;
+  /** Berth installed Docker here (false: it was there already). */
+  declare readonly installed: pulumi.Output<boolean>;
+  /** The host's distribution (`PRETTY_NAME` of /etc/os-release). */
+  declare readonly distribution: pulumi.Output<string>;
+  /** The package manager Docker was installed with (empty when it was there already). */
+  declare readonly packageManager: pulumi.Output<string>;
+  /** The engine's version after the bootstrap. */
+  declare readonly dockerVersion: pulumi.Output<string>;
+  constructor(name: string, args: ResourceInputs<import("../config/resources").DockerHostInputs>, opts: pulumi.CustomResourceOptions = {}) {
+    super(DOCKER_HOST_TOKEN, name, { ...args, installed: undefined, distribution: undefined, packageManager: undefined, dockerVersion: undefined }, options(opts, ["connection"]));
+  }
+}

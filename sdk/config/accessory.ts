@@ -24,8 +24,9 @@ import {
   strict,
   text,
 } from "./errors";
-import { parseImage, type EnvArgs, type LoggingArgs, type RegistryArgs, type RoleHost } from "./app";
+import { imageLocalRegistryPort, parseImage, type EnvArgs, type LoggingArgs, type RegistryArgs, type RoleHost } from "./app";
 import { type DockerOptions, type ProxyArgs, type RoleProxyConfig, REGISTRY_HOST, dockerOptionsSchema, mergedProxyProblems, proxyRunDefaults, proxySchema, resolveProxy } from "./proxy";
+import { REGISTRY_PASSWORD_EXPECT, registryLoginCheck } from "./registry";
 import { host, type SshArgs, type SshConfig, sshSchema } from "./ssh";
 import type { AccessoryHostSecrets, AccessoryHostSpec } from "./resources";
 
@@ -526,9 +527,11 @@ const accessorySchema = strict({
   directories: list(directoryEntry, "a list of directories").optional(),
   registry: strict({
     server: matching(REGISTRY_HOST, "a registry host like `ghcr.io` or `registry.example.com:5000`", "Use `docker.io` for Docker Hub."),
-    username: nonEmpty("a user name"),
-    password: secret("a password or token", undefined, (p) => p !== ""),
-  }).optional(),
+    username: nonEmpty("a user name").optional(),
+    password: secret(REGISTRY_PASSWORD_EXPECT, undefined, (p) => p !== "").optional(),
+  })
+    .superRefine((r, ctx) => registryLoginCheck(r, ctx, "a user name"), evenWithFieldErrors)
+    .optional(),
   proxy: proxySchema.optional(),
   healthcheck: healthcheckSchema.optional(),
   logging: strict({
@@ -732,7 +735,9 @@ export function accessoryHostSpec(c: AccessoryConfig, host: string, proxyContain
     secretEnvNames: Object.keys(c.env.secret).sort(),
   };
   if (c.port !== undefined) spec.port = c.port;
-  if (c.registry) spec.registry = { server: c.registry.server, username: c.registry.username };
+  if (c.registry?.username !== undefined) spec.registry = { server: c.registry.server, username: c.registry.username };
+  const localPort = imageLocalRegistryPort(c.image);
+  if (localPort !== undefined) spec.localRegistryPort = localPort;
   if (c.proxy) {
     const { certificate: _c, ...rest } = c.proxy;
     spec.proxy = rest;

@@ -2,7 +2,7 @@
  * From a normalized `AppConfig` to the inputs of each `AppHost` (one role on one host): what the
  * provider runs and a preview shows. Pure: the component calls it, and so do the command tests.
  */
-import { type AppConfig, isProxied, resolveEnv } from "./app";
+import { type AppConfig, imageLocalRegistryPort, isProxied, resolveEnv } from "./app";
 import type { AppHostSecrets, AppHostSpec } from "./resources";
 
 /** The kamal-proxy container and docker network the app's containers use. */
@@ -46,8 +46,13 @@ export function appHostSpec(c: AppConfig, role: string, host: string, via: Proxy
   if (isProxied(r)) {
     const { certificate, ...rest } = r.proxy;
     spec.proxy = { ...rest, customCertificate: certificate !== undefined };
+    if (r.assetPath !== undefined) spec.assetPath = r.assetPath;
   }
-  if (c.registry) spec.registry = { server: c.registry.server, username: c.registry.username };
+  if (c.registry?.username !== undefined) spec.registry = { server: c.registry.server, username: c.registry.username };
+  // Only when set: how long this `up` waits for a lock changes nothing on the host (never diffed).
+  if (c.lockWaitSeconds > 0) spec.lockWaitSeconds = c.lockWaitSeconds;
+  const localPort = imageLocalRegistryPort(c.imageRef);
+  if (localPort !== undefined) spec.localRegistryPort = localPort;
   return spec;
 }
 

@@ -43,6 +43,7 @@ import {
   proxySchema,
   resolveProxy,
 } from "./proxy";
+import { isPortlessLoopback, LOCAL_REGISTRY_EXPECT, localRegistryPort, REGISTRY_PASSWORD_EXPECT, registryLoginCheck } from "./registry";
 import { SshArgs, SshConfig, host, sshSchema } from "./ssh";
 
 /** Every AppService default, in one place. */
@@ -56,6 +57,7 @@ export const appDefaults = {
   deployTimeoutSeconds: 30,
   readinessDelaySeconds: 7,
   maintenanceEnabled: false,
+  lockWaitSeconds: 0,
 } as const;
 
 // ---------------------------------------------------------------------------------------------
@@ -140,6 +142,13 @@ export interface RoleArgs {
    */
   volumes?: string[];
   /**
+   * This role's asset path, over the root `assetPath`; only for a role behind kamal-proxy.
+   * Equivalent to Kamal's `servers.<role>.asset_path`.
+   * @default - the root `assetPath`
+   * @example "/rails/public/assets:ro"
+   */
+  assetPath?: string;
+  /**
    * Route this role through kamal-proxy: `false` turns it off, `true` uses the root `proxy`, an
    * object is merged over the root `proxy`. Equivalent to Kamal's `servers.<role>.proxy`.
    * @default - true for the primary role, false for the others
@@ -154,12 +163,22 @@ export interface RoleArgs {
 
 /** Registry credentials for pulling the image. Equivalent to Kamal's `registry`. */
 export interface RegistryArgs {
-  /** Registry host, e.g. `ghcr.io` (`docker.io` for Docker Hub). */
+  /**
+   * Registry host, e.g. `ghcr.io` (`docker.io` for Docker Hub). `localhost:<port>` or
+   * `127.0.0.1:<port>` is Kamal's local registry: one on the deploying machine, which the hosts
+   * pull from through an SSH reverse tunnel (the image must name it, e.g. `localhost:5555/app:1`).
+   */
   server: string;
-  /** User name. */
-  username: string;
-  /** Password or token (secret). Sent to `docker login --password-stdin`, never in argv. */
-  password: string;
+  /**
+   * User name.
+   * @default - none: only a local registry (`localhost:<port>`) may be used without a login
+   */
+  username?: string;
+  /**
+   * Password or token (secret). Sent to `docker login --password-stdin`, never in argv.
+   * @default - none: only a local registry (`localhost:<port>`) may be used without a login
+   */
+  password?: string;
 }
 
 /** Rolling boot. Equivalent to Kamal's `boot`. */
@@ -247,6 +266,26 @@ export interface AppArgs {
    */
   volumes?: string[];
   /**
+   * A directory of the image (`/path`, or `/path:ro` with mount options) whose files both the old
+   * and the new version serve during a switch, for the roles behind kamal-proxy: before the new
+   * container runs, its files are merged with the running version's on the host and mounted there
+   * (`.kamal/apps/<service>[-<destination>]/assets/volumes/<role>-<version>`), so a page of either
+   * version finds every asset it names. Equivalent to Kamal's `asset_path`.
+   * @default - no asset bridging
+   * @example "/rails/public/assets"
+   */
+  assetPath?: string;
+  /**
+   * A local directory (relative to the program's directory) of kamal-proxy error pages:
+   * `4xx.html`/`5xx.html` files named by status (`404.html`, `503.html`), Go templates; `503.html`
+   * shows the maintenance message as `{{ .Message }}`. Their content is part of each proxied
+   * host's inputs, so editing a page previews as a change. Equivalent to Kamal's `error_pages_path`
+   * and kamal-proxy's `--error-pages`.
+   * @default - kamal-proxy's own pages
+   * @example "error_pages"
+   */
+  errorPagesPath?: string;
+  /**
    * Logging of every container. Equivalent to Kamal's `logging`.
    * @default { options: { "max-size": "10m" } }
    */
@@ -290,6 +329,15 @@ export interface AppArgs {
    * @default 7
    */
   readinessDelaySeconds?: number;
+  /**
+   * How long a deploy waits for a host's deploy lock held by another *automatic* deploy (Kamal's
+   * `Automatic deploy lock`, or another Berth deploy or removal) before it fails, checking every
+   * 2 seconds. A lock taken by hand (`kamal lock acquire -m …`) fails the deploy at once, whatever
+   * this says. Equivalent to Kamal's `--lock-wait --lock-wait-timeout` (a flag of `kamal deploy`
+   * there).
+   * @default 0 (fail at once, naming the holder)
+   */
+  lockWaitSeconds?: number;
   /**
    * Maintenance mode.
    * @default { enabled: false }
@@ -341,6 +389,8 @@ export interface RoleConfig {
   logging: { driver?: string; options: Record<string, string> };
   /** Root volumes, then role volumes. */
   volumes: string[];
+  /** Kamal's `asset_path` (`/path[:options]`): set only for a proxied role. */
+  assetPath?: string;
   /** Set when the role is proxied: root and role settings merged, defaults applied. */
   proxy?: RoleProxyConfig;
   /** `docker stop -t`; unset means docker's default. */
@@ -376,7 +426,10 @@ export interface AppConfig {
   drainTimeoutSeconds: number;
   deployTimeoutSeconds: number;
   readinessDelaySeconds: number;
+  lockWaitSeconds: number;
   maintenance: { enabled: boolean; message?: string; drainTimeoutSeconds: number };
+  /** The error pages directory as written (the component reads it). */
+  errorPagesPath?: string;
   ssh: SshConfig;
   proxyRun: ProxyRunConfig;
 }
@@ -563,6 +616,16 @@ const loggingSchema = strict({
 
 const volumesSchema = list(nonEmpty("a volume like `/data:/app/data` or `data:/app/data`"), "a list of volumes");
 
+const ASSET_PATH = /^\/[^:\s]*[^:\s/][^:\s]*(?::[a-z]+(?:,[a-z]+)*)?$/;
+/** Kamal's `asset_path`: an absolute directory in the container other than `/`, with optional mount options. */
+function assetPathSchema() {
+  return matching(
+    ASSET_PATH,
+    "an absolute directory in the container other than `/`, optionally with mount options (`/app/public/assets` or `/app/public/assets:ro`)",
+    "It is mounted over that directory: no spaces or `:` in the path.",
+  );
+}
+
 const roleOptionsSchema = dockerOptionsSchema({
   name: "Container names are `<service>-<role>[-<destination>]-<version>`.",
   network: "Set `proxyRun.network` instead.",
@@ -642,6 +705,7 @@ const roleSchema = strict({
   options: roleOptionsSchema.optional(),
   logging: loggingSchema.optional(),
   volumes: volumesSchema.optional(),
+  assetPath: assetPathSchema().optional(),
   proxy: roleProxySchema.optional(),
   stopTimeoutSeconds: integer(0).optional(),
 });
@@ -654,9 +718,14 @@ function registryServer() {
       problem(ctx, [], mustBe(REGISTRY_EXPECT, v, "It looks like it holds credentials: put the user in `username` and the password in `password`.", true));
     } else if (!REGISTRY_HOST.test(v)) {
       problem(ctx, [], mustBe(REGISTRY_EXPECT, v, "Use `docker.io` for Docker Hub."));
+    } else if (isPortlessLoopback(v)) {
+      problem(ctx, [], mustBe(`a registry host; a local registry is ${LOCAL_REGISTRY_EXPECT}`, v, "Add the port of the registry on this machine, e.g. `localhost:5555`."));
     }
   }, whenClean);
 }
+
+const REGISTRY_USER_EXPECT = "a user name without spaces or `:`";
+const REGISTRY_USER_FIX = "Set the registry user alone; the password goes in `password`.";
 
 const LIMIT_EXPECT = 'a number of hosts (e.g. 2) or a percentage of them (e.g. "25%")';
 const limitSchema = either<number | `${number}%`>(LIMIT_EXPECT, (v) =>
@@ -688,22 +757,27 @@ const appSchema = strict({
   env: rootEnvSchema.optional(),
   labels: labelsSchema().optional(),
   volumes: volumesSchema.optional(),
+  assetPath: assetPathSchema().optional(),
+  errorPagesPath: nonEmpty("a directory of error pages, relative to the program's directory", 'For example "error_pages", holding `503.html`.').optional(),
   logging: loggingSchema.optional(),
   proxy: rootProxySchema.optional(),
   registry: strict(
     {
       server: registryServer(),
-      username: matching(/^[^\s:]+$/, "a user name without spaces or `:`", "Set the registry user alone; the password goes in `password`."),
-      password: secret("a password or token", undefined, (p) => p !== ""),
+      username: matching(/^[^\s:]+$/, REGISTRY_USER_EXPECT, REGISTRY_USER_FIX).optional(),
+      password: secret(REGISTRY_PASSWORD_EXPECT, undefined, (p) => p !== "").optional(),
     },
     "an object `{ server, username, password }`",
     true,
-  ).optional(),
+  )
+    .superRefine((r, ctx) => registryLoginCheck(r, ctx, REGISTRY_USER_EXPECT, REGISTRY_USER_FIX), evenWithFieldErrors)
+    .optional(),
   boot: strict({ limit: limitSchema.optional(), waitSeconds: integer(0).optional() }).optional(),
   retainContainers: integer(1, Number.POSITIVE_INFINITY, "Keep at least 1 so there is a container to roll back to.").optional(),
   drainTimeoutSeconds: integer(1).optional(),
   deployTimeoutSeconds: integer(1).optional(),
   readinessDelaySeconds: integer(0).optional(),
+  lockWaitSeconds: integer(0, 86_400).optional(),
   maintenance: strict({
     enabled: flag().optional(),
     message: text("a string", undefined, { chars: "data" }).optional(),
@@ -786,6 +860,33 @@ function structureCheck(v: Partial<ParsedApp>, ctx: z.core.$RefinementCtx<unknow
 }
 
 /** Checks that need several fields at once. Runs even when some fields are invalid, once every field is known. */
+/**
+ * A local registry (`registry.server: localhost:<port>`) is where the image comes from: the image
+ * must name it. An image on `localhost` or `127.0.0.1` without a port names no local registry.
+ */
+function localRegistryCheck(v: Partial<ParsedApp>, ctx: z.core.$RefinementCtx<unknown>): void {
+  if (typeof v.image !== "string") return;
+  const ref = parseImage(v.image);
+  if (!ref) return;
+  if (isPortlessLoopback(ref.registry)) {
+    problem(ctx, ["image"], mustBe(`an image on a local registry ${LOCAL_REGISTRY_EXPECT}`, v.image, "A local registry needs its port, e.g. `localhost:5555/app:1`."));
+    return;
+  }
+  const server = isRecord(v.registry) && typeof v.registry.server === "string" ? v.registry.server : undefined;
+  if (server !== undefined && localRegistryPort(server) !== undefined && ref.registry !== server) {
+    problem(
+      ctx,
+      ["image"],
+      `must be on the local registry \`${server}\` (\`registry.server\`); got ${show(v.image)}. Name it there, e.g. \`${server}/${ref.repository}${ref.tag !== undefined ? `:${ref.tag}` : ""}\`.`,
+    );
+  }
+}
+
+/** The port of the local registry `image` is pulled from (`localhost:5555/app:1` → 5555), else undefined. */
+export function imageLocalRegistryPort(image: string): number | undefined {
+  return localRegistryPort(parseImage(image)?.registry);
+}
+
 function crossCheck(v: Partial<ParsedApp>, ctx: z.core.$RefinementCtx<unknown>): void {
   const roles = parsedRoles(v);
   const names = Object.keys(roles);
@@ -799,6 +900,8 @@ function crossCheck(v: Partial<ParsedApp>, ctx: z.core.$RefinementCtx<unknown>):
     }
   }
 
+  localRegistryCheck(v, ctx);
+
   // Proxy settings once root and role are merged. Skipped for parts that are themselves invalid.
   const root = checked(proxySchema, v.proxy);
   if (v.proxy !== undefined && root === undefined) return;
@@ -807,7 +910,16 @@ function crossCheck(v: Partial<ParsedApp>, ctx: z.core.$RefinementCtx<unknown>):
     const role = roles[name];
     if (!isRecord(role)) continue;
     const own = role.proxy;
-    if (!proxiedRole(name === primary, own as boolean | ProxyArgs | undefined)) continue;
+    if (!proxiedRole(name === primary, own as boolean | ProxyArgs | undefined)) {
+      if (role.assetPath !== undefined) {
+        problem(
+          ctx,
+          [...(v.roles !== undefined ? ["roles", name] : []), "assetPath"],
+          `is only used by a role behind kamal-proxy; got ${show(role.assetPath)} on role \`${name}\`, which is not proxied. Remove it, or route the role through kamal-proxy (\`roles.${name}.proxy\`).`,
+        );
+      }
+      continue;
+    }
     const roleProxy = isRecord(own) ? checked(proxySchema, own) : undefined;
     if (isRecord(own) && roleProxy === undefined) continue;
     const merged = resolveProxy(root, roleProxy);
@@ -940,6 +1052,7 @@ function build(v: ParsedApp): AppConfig {
       options,
       logging: mergeLogging(v.logging, r.logging),
       volumes: [...(v.volumes ?? []), ...(r.volumes ?? [])],
+      ...(proxied && (r.assetPath ?? v.assetPath) !== undefined ? { assetPath: r.assetPath ?? v.assetPath } : {}),
       ...(proxied ? { proxy: resolveProxy(rootProxy, typeof r.proxy === "object" ? (r.proxy as ProxyArgs) : undefined) } : {}),
       ...(stop !== undefined ? { stopTimeoutSeconds: stop } : {}),
     };
@@ -966,11 +1079,13 @@ function build(v: ParsedApp): AppConfig {
     drainTimeoutSeconds,
     deployTimeoutSeconds: v.deployTimeoutSeconds ?? appDefaults.deployTimeoutSeconds,
     readinessDelaySeconds: v.readinessDelaySeconds ?? appDefaults.readinessDelaySeconds,
+    lockWaitSeconds: v.lockWaitSeconds ?? appDefaults.lockWaitSeconds,
     maintenance: {
       enabled: v.maintenance?.enabled ?? appDefaults.maintenanceEnabled,
       ...(v.maintenance?.message !== undefined ? { message: v.maintenance.message } : {}),
       drainTimeoutSeconds: v.maintenance?.drainTimeoutSeconds ?? drainTimeoutSeconds,
     },
+    ...(v.errorPagesPath !== undefined ? { errorPagesPath: v.errorPagesPath } : {}),
     ssh: v.ssh ?? sshSchema.parse({}),
     proxyRun: v.proxyRun ?? proxyRunSchema.parse({}),
   };

@@ -47,15 +47,12 @@ export function deepMerge(base: Obj, over: Obj): Obj {
 const IGNORED: Record<string, string> = {
   builder: "builds are the `Image` and `BuildxBuilder` components",
   accessories: "accessories are not imported; declare them as their own resources",
-  hooks_path: "hooks are `Command` resources with `dependsOn`",
-  hooks_output: "hooks are `Command` resources",
+  hooks_output: "hook output always goes to the `pulumi up` log",
   aliases: "aliases are CLI conveniences; use `pulumi` commands",
   minimum_version: "there is no Kamal version to check",
   require_destination: "every Pulumi stack is a destination",
   secrets_path: "secrets come from `secrets` (Pulumi config secrets)",
   sshkit: "Berth keeps one SSH connection per host",
-  asset_path: "asset bridging is not supported yet",
-  error_pages_path: "custom error pages are not supported yet",
   allow_empty_roles: "a role must list hosts",
   output: "`pulumi up` prints the progress",
   run_directory: "Berth keeps Kamal's `.kamal` directory",
@@ -191,7 +188,7 @@ export function fromKamalConfig(base: Obj, opts: KamalImportOptions): KamalImpor
         if (r.logging !== undefined) role.logging = { driver: r.logging.driver, options: r.logging.options };
         if (r.proxy !== undefined) role.proxy = proxy(r.proxy, `servers.${name}.proxy`, problems, secret);
         if (r.stop_timeout !== undefined) role.stopTimeoutSeconds = r.stop_timeout;
-        for (const k of ["asset_path"]) if (r[k] !== undefined) ignored.push(`servers.${name}.${k}: ${IGNORED[k]}`);
+        if (r.asset_path !== undefined) role.assetPath = r.asset_path;
       }
       out.roles[name] = role;
     }
@@ -200,6 +197,9 @@ export function fromKamalConfig(base: Obj, opts: KamalImportOptions): KamalImpor
   if (c.env !== undefined) out.env = env(c.env, "env", secret, true);
   if (c.labels !== undefined) out.labels = c.labels;
   if (c.volumes !== undefined) out.volumes = c.volumes;
+  if (c.asset_path !== undefined) out.assetPath = c.asset_path;
+  if (c.error_pages_path !== undefined) out.errorPagesPath = c.error_pages_path;
+  if (c.hooks_path !== undefined) out.hooks = { path: c.hooks_path };
   if (isObj(c.logging)) out.logging = { driver: c.logging.driver, options: c.logging.options };
   if (c.proxy !== undefined) {
     const { run, ...rest } = isObj(c.proxy) ? c.proxy : ({ run: undefined } as Obj);
@@ -225,7 +225,7 @@ export function fromKamalConfig(base: Obj, opts: KamalImportOptions): KamalImpor
     for (const k of ["proxy_command", "log_level", "keys_only", "config", "forward_agent"]) if (c.ssh[k] !== undefined) ignored.push(`ssh.${k}: Berth connects with its own SSH client (keys, one jump host, pinned host keys)`);
   }
   for (const [k, why] of Object.entries(IGNORED)) if (c[k] !== undefined) ignored.push(`${k}: ${why}`);
-  const known = new Set(["service", "image", "servers", "primary_role", "env", "labels", "volumes", "logging", "proxy", "registry", "boot", "retain_containers", "deploy_timeout", "drain_timeout", "readiness_delay", "ssh", "stop_timeout", ...Object.keys(IGNORED)]);
+  const known = new Set(["service", "image", "servers", "primary_role", "env", "labels", "volumes", "logging", "proxy", "registry", "boot", "retain_containers", "deploy_timeout", "drain_timeout", "readiness_delay", "ssh", "stop_timeout", "asset_path", "error_pages_path", "hooks_path", ...Object.keys(IGNORED)]);
   for (const k of Object.keys(c)) if (!known.has(k) && !k.startsWith("x-")) problems.push({ path: k, message: "is not a Kamal 2 configuration key Berth knows; remove it or check its spelling." });
   if (c.stop_timeout !== undefined && out.roles) for (const r of Object.values(out.roles) as Obj[]) r.stopTimeoutSeconds ??= c.stop_timeout;
   if (problems.length > 0) throw new BerthConfigError("Kamal", problems);

@@ -33,6 +33,7 @@ import {
   textProblem,
   whenClean,
 } from "./errors";
+import { localRegistryPort } from "./registry";
 import { host, sshSchema, type SshArgs, type SshConfig } from "./ssh";
 
 // ---------------------------------------------------------------------------------------------
@@ -323,7 +324,13 @@ function unbracket(ip: string): string {
 /** The schema of `ProxyRunArgs`; its output is the normalized `ProxyRunConfig`. */
 export const proxyRunSchema = strict({
   image: strict({
-    registry: matching(REGISTRY_HOST, "a registry host like `registry.example.com:5000`").optional(),
+    registry: matching(REGISTRY_HOST, "a registry host like `registry.example.com:5000`")
+      .superRefine((v, ctx) => {
+        if (localRegistryPort(v) !== undefined) {
+          problem(ctx, [], mustBe("a registry the hosts can reach", v, "kamal-proxy's image is not pulled through the local registry's SSH tunnel (only app and accessory images are): push it to a registry the hosts reach, or leave `registry` out for Docker Hub."));
+        }
+      }, whenClean)
+      .optional(),
     repository: matching(REPOSITORY_PATH, "a repository like `basecamp/kamal-proxy`").optional(),
     version: proxyVersion.optional(),
   }).optional(),

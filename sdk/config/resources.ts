@@ -24,6 +24,16 @@ function typed<T>(what: string) {
 const str = (d: string) => z.string().describe(d);
 const strMap = (d: string) => z.record(z.string(), z.string()).describe(d);
 const secondsField = (d: string) => z.number().nonnegative().describe(d);
+/** Kamal's local registry: set when the image is on `localhost:<port>` / `127.0.0.1:<port>`. */
+const localRegistryPortField = z
+  .number()
+  .int()
+  .min(1)
+  .max(65535)
+  .describe(
+    "The port of the local registry on the deploying machine (the image is on `localhost:<port>` or `127.0.0.1:<port>`): the pull runs through an SSH reverse tunnel from the host's 127.0.0.1:<port> to the deploying machine's 127.0.0.1:<port>, open for the pull only.",
+  )
+  .optional();
 
 // ---------------------------------------------------------------------------------------------
 // The connection (every host resource has one; stored as a secret)
@@ -50,6 +60,13 @@ export const connectionSchema = z
     keepaliveSeconds: secondsField("Seconds between SSH keepalives.").optional(),
   })
   .describe("How to reach the host over SSH (secret).") satisfies z.ZodType<Connection>;
+
+/** Every host of the deploy, checked (connected, host key verified, Docker asked) before a resource changes its own host. */
+const preflightField = () =>
+  z
+    .array(connectionSchema)
+    .describe("Every host of the deploy: each is connected, its host key verified and Docker asked before this host changes (secret; never diffed).")
+    .optional();
 
 // ---------------------------------------------------------------------------------------------
 // AppHost: one role of an AppService on one host
@@ -92,19 +109,26 @@ export const appHostSchema = z
       .describe("kamal-proxy settings of a proxied role (absent: not proxied).")
       .optional(),
     proxyContainer: str("The kamal-proxy container on the host."),
+    assetPath: str(
+      "Kamal's `asset_path` of a proxied role, `/path[:options]` in the container: the new image's files there are merged with the running version's and mounted over it, so both versions' assets answer during the switch.",
+    ).optional(),
+    errorPages: strMap(
+      "Custom error pages of a proxied role by file name (`503.html` → its HTML, Go `html/template`), from `errorPagesPath`: written to `.kamal/proxy/apps-config/<service>[-<destination>]/error_pages/<version>/` and passed to kamal-proxy's `--error-pages`.",
+    ).optional(),
     deployTimeoutSeconds: secondsField("Seconds a new container has to become healthy."),
     drainTimeoutSeconds: secondsField("Seconds kamal-proxy drains the old container."),
     readinessDelaySeconds: secondsField("Seconds a non-proxied container must keep running to count as ready."),
+    lockWaitSeconds: secondsField(
+      "Seconds a deploy waits for the host's deploy lock while another automatic deploy holds it (a lock taken by hand fails it at once; never diffed).",
+    ).optional(),
     retainContainers: z.number().int().nonnegative().describe("Stopped containers kept for rollback."),
     maintenance: maintenanceSchema.describe("Maintenance mode."),
     registry: z.object({ server: z.string(), username: z.string() }).describe("The registry to log in to.").optional(),
+    localRegistryPort: localRegistryPortField,
     secretEnvNames: z.array(z.string()).describe("Names of the secret environment variables (their values are in `secrets`)."),
     owner: str("The stack that owns this role on the host, `<project>/<stack>`: another stack deploying the same service, role and destination there is refused.").optional(),
     connection: connectionSchema,
-    preflight: z
-      .array(connectionSchema)
-      .describe("Every host of the deploy: each is connected, its host key verified and Docker asked before this host changes (secret; never diffed).")
-      .optional(),
+    preflight: preflightField(),
     secrets: appHostSecretsSchema.describe("Secret env, registry password, certificate (secret)."),
     delayBeforeSeconds: secondsField("Seconds to wait before booting (Kamal's `boot.wait` between host groups).").optional(),
   })
@@ -124,6 +148,7 @@ export const proxyHostSchema = z
     run: typed<ProxyRunConfig>("kamal-proxy run settings").describe("kamal-proxy's image, ports and docker options."),
     owner: str("Who uses the proxy: `<project>/<stack>/<name>`."),
     connection: connectionSchema,
+    preflight: preflightField(),
   })
   .describe("kamal-proxy on one host, shared by every service and stack there.");
 
@@ -264,6 +289,7 @@ export const accessoryHostSchema = z
     files: z.array(accessoryFileSchema).describe("Files written on the host and mounted (their content is in `secrets.files`)."),
     directories: z.array(accessoryDirectorySchema).describe("Directories created on the host and mounted."),
     registry: z.object({ server: z.string(), username: z.string() }).describe("The registry to log in to before pulling.").optional(),
+    localRegistryPort: localRegistryPortField,
     proxy: typed<Omit<RoleProxyConfig, "certificate">>("kamal-proxy settings").describe("kamal-proxy settings of an accessory behind kamal-proxy.").optional(),
     proxyContainer: str("The kamal-proxy container on the host."),
     healthcheck: accessoryHealthcheckSchema.describe("What must pass before the accessory counts as booted (absent: running).").optional(),
@@ -274,6 +300,7 @@ export const accessoryHostSchema = z
     secretEnvNames: z.array(z.string()).describe("Names of the secret environment variables (their values are in `secrets`)."),
     owner: str("The stack that owns this role on the host, `<project>/<stack>`: another stack deploying the same service, role and destination there is refused.").optional(),
     connection: connectionSchema,
+    preflight: preflightField(),
     secrets: accessoryHostSecretsSchema.describe("Secret env, registry password, file contents (secret)."),
   })
   .describe("One accessory (a database, a cache…) on one host: its container, files, directories and env file.");
@@ -282,3 +309,45 @@ export type AccessoryHostInputs = z.infer<typeof accessoryHostSchema>;
 export type AccessoryHostSecrets = z.infer<typeof accessoryHostSecretsSchema>;
 /** The non-secret part of an AccessoryHost: what a reviewer sees in a preview. */
 export type AccessoryHostSpec = Omit<AccessoryHostInputs, "connection" | "secrets">;
+
+// ---------------------------------------------------------------------------------------------
+// Hook: one of Kamal's hooks, run on the machine running Pulumi
+
+export const hookSchema = z
+  .object({
+    hook: z
+      .enum(["docker-setup", "pre-connect", "pre-build", "pre-deploy", "pre-app-boot", "post-app-boot", "post-deploy", "pre-proxy-reboot", "post-proxy-reboot"])
+      .describe("Kamal's hook name."),
+    path: str("The hook file, relative to the Pulumi project directory (executed as it is).").optional(),
+    command: str("An inline hook: shell text run with `/bin/sh -c`.").optional(),
+    contentHash: str("sha256 of the hook file: editing the hook is a change.").optional(),
+    env: strMap("Kamal's hook environment that is the same on every run (`KAMAL_SERVICE`, `KAMAL_VERSION`, `KAMAL_HOSTS`, …)."),
+    trigger: strMap("What the deploy changes (image, a hash of the settings): any change runs the hook."),
+    secretsTrigger: str("A hash of the deploy's secret settings (secret): a change runs the hook.").optional(),
+    runOnCreate: z.boolean().describe("Run the hook when the resource is created (false: only when `trigger` changes, e.g. a proxy reboot)."),
+  })
+  .describe("One of Kamal's hooks, run on the machine running Pulumi when `trigger` changes; its output goes to the `pulumi up` log.");
+
+export type HookInputs = z.infer<typeof hookSchema>;
+
+// ---------------------------------------------------------------------------------------------
+// DockerHost: Docker installed from the distribution's packages (`ssh.bootstrap`)
+
+export const dockerHostSchema = z
+  .object({
+    host: str("The host."),
+    connection: connectionSchema,
+  })
+  .describe(
+    "Docker on one host, installed from the host's distribution packages when it is missing (Kamal's `kamal server bootstrap`, without get.docker.com); created before kamal-proxy and the app on that host when `ssh.bootstrap` is set. Destroying it leaves Docker installed.",
+  );
+
+export type DockerHostInputs = z.infer<typeof dockerHostSchema>;
+
+export const dockerHostOutputsSchema = z.object({
+  installed: z.boolean().describe("Berth installed Docker on this host (false: it was there already)."),
+  distribution: str("The host's distribution, from /etc/os-release (`PRETTY_NAME`)."),
+  packageManager: str("The package manager Berth installed Docker with (empty when it did not install it)."),
+  dockerVersion: str("The engine's version when the resource was created."),
+});
+export type DockerHostOutputs = z.infer<typeof dockerHostOutputsSchema>;

@@ -13,6 +13,7 @@ export const sshDefaults = {
   allowUnknownHostKeys: false,
   connectTimeoutSeconds: 15,
   keepaliveSeconds: 30,
+  bootstrap: false,
   jumpUser: "root",
   jumpPort: 22,
 } as const;
@@ -91,6 +92,15 @@ export interface SshArgs {
    * @default 30
    */
   keepaliveSeconds?: number;
+  /**
+   * Install Docker on a host where it is missing, on the first deploy, from the host's own
+   * distribution packages (Debian/Ubuntu `docker.io` with apt-get; see docs/deploy.md, "Bootstrap"),
+   * then start it and add a non-root user to the `docker` group. Needs root or passwordless sudo.
+   * Kamal's `kamal server bootstrap` does this with get.docker.com instead. A plain value: it
+   * decides whether Berth registers a `DockerHost` resource per host.
+   * @default false - a host without Docker fails pre-flight, naming the host
+   */
+  bootstrap?: boolean;
 }
 
 /** A normalized jump host. */
@@ -113,6 +123,8 @@ export interface SshConfig {
   proxy?: SshJumpHost;
   connectTimeoutSeconds: number;
   keepaliveSeconds: number;
+  /** Install Docker from the distribution's packages where it is missing. */
+  bootstrap: boolean;
 }
 
 const HOSTNAME = /^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.?$/;
@@ -222,6 +234,7 @@ export const sshSchema = strict(
   proxy: jumpHost.optional(),
   connectTimeoutSeconds: integer(1).optional(),
   keepaliveSeconds: integer(0, Number.POSITIVE_INFINITY, "Use 0 to turn keepalives off.").optional(),
+  bootstrap: flag().optional(),
   },
   "an object of SSH settings",
   true,
@@ -255,6 +268,7 @@ export const sshSchema = strict(
         : {}),
       connectTimeoutSeconds: v.connectTimeoutSeconds ?? sshDefaults.connectTimeoutSeconds,
       keepaliveSeconds: v.keepaliveSeconds ?? sshDefaults.keepaliveSeconds,
+      bootstrap: v.bootstrap ?? sshDefaults.bootstrap,
     }),
   );
 

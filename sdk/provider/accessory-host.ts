@@ -2,7 +2,7 @@
  * `berth:index:AccessoryHost`: one accessory on one host — Kamal's `accessory boot` (and
  * `reboot` when its settings change), run over SSH:
  *
- *   registry login (password over stdin) → network → directories (mkdir, chmod, chown) → files
+ *   pre-flight of every host of the accessory (`preflight.ts`) → registry login (password over stdin) → network → directories (mkdir, chmod, chown) → files
  *   (content over stdin, 0600 while written, then chmod/chown) → the 0600 env file → pull → set the
  *   running container aside (renamed, stopped: its volumes and directories stay) → `docker run`
  *   → wait for the health check (a command in the container, or a TCP port) or for it to run →
@@ -34,12 +34,13 @@ import {
 import { envFileContent, healthStatusScript, loginArgv, parseEnvFile } from "../commands/app";
 import { ensureNetworkScript } from "../commands/docker";
 import { proxyDeployArgv, proxyRemoveArgv, proxyTarget } from "../commands/proxy";
-import { homeScript, logsScript, pullScript, readFileScript, removeFileScript, tolerateScript, writeSecretFileScript } from "../commands/rollout";
+import { homeScript, logsScript, presentScript, pullScript, readFileScript, removeFileScript, tolerateScript, writeSecretFileScript } from "../commands/rollout";
 import { line } from "../commands/shell";
 import type { RoleProxyConfig } from "../config/proxy";
 import { progress } from "./log";
+import { preflight } from "./preflight";
 import type { DiffKind, ResourceDef } from "./resource";
-import { type Connection, exec, lastLines, RemoteCommandError, run } from "./ssh";
+import { type Connection, exec, lastLines, pullThrough, RemoteCommandError, run, viaTunnel } from "./ssh";
 
 export const ACCESSORY_HOST_TOKEN = "berth:index:AccessoryHost";
 
@@ -98,8 +99,8 @@ async function boot(s: AccessoryHostInputs): Promise<void> {
     await run(c, `writing the file ${f.hostPath}`, fileScript(f), { stdin: s.secrets.files[i] ?? "" });
   }
   await run(c, "writing the env file", writeSecretFileScript(accessoryEnvFilePath(s.app, s.name)), { stdin: envFileContent(s.secrets.env) });
-  await say(s, `pulling ${s.image}`);
-  await run(c, `pulling ${s.image}`, pullScript(s.image, false));
+  await say(s, `pulling ${s.image}${viaTunnel(s.localRegistryPort)}`);
+  await pullThrough(c, s.localRegistryPort, `pulling ${s.image}`, pullScript(s.image, false), presentScript(s.image, false));
 
   const aside = (await run(c, `setting the running ${s.service} aside`, setAsideScript(s.service, randomBytes(6).toString("hex"), s.stopTimeoutSeconds))).stdout.trim();
   if (aside) await say(s, `stopped the previous container (kept as ${aside} until the new one is healthy)`);
@@ -138,7 +139,7 @@ async function boot(s: AccessoryHostInputs): Promise<void> {
  * Paths whose change alone does not reboot the accessory (a database restarts for nothing else):
  * recorded in state, used by the next boot or by `destroy`.
  */
-const NO_BOOT = ["connection", "dataDeletedOnDestroy", "secretEnvNames", "healthcheck", "registry", "secrets.registryPassword", "stopTimeoutSeconds"];
+const NO_BOOT = ["connection", "preflight", "dataDeletedOnDestroy", "secretEnvNames", "healthcheck", "registry", "secrets.registryPassword", "stopTimeoutSeconds"];
 
 function needsBoot(changes: Record<string, DiffKind>): boolean {
   return Object.keys(changes).some((p) => !NO_BOOT.some((k) => p === k || p.startsWith(`${k}.`) || p.startsWith(`${k}[`)));
@@ -147,18 +148,27 @@ function needsBoot(changes: Record<string, DiffKind>): boolean {
 export const accessoryHostResource: ResourceDef<AccessoryHostInputs> = {
   token: ACCESSORY_HOST_TOKEN,
   inputs: accessoryHostSchema,
-  secretInputs: ["connection", "secrets"],
+  secretInputs: ["connection", "secrets", "preflight"],
   replaceOnChanges: ["host", "service", "app", "name"],
   // The container name is the service name: the old one must go before the new one runs.
   deleteBeforeReplace: true,
 
+  adjustDiff(changes) {
+    // The other hosts of the deploy change with the program's host list, not with this host.
+    return Object.fromEntries(Object.entries(changes).filter(([p]) => p !== "preflight" && !p.startsWith("preflight[") && !p.startsWith("preflight.")));
+  },
+
   async create(s) {
+    await preflight(s.connection, s.preflight);
     await boot(s);
     return { id: `${s.host}/${s.service}` };
   },
 
   async update(_id, _olds, news, changes) {
-    if (needsBoot(changes)) await boot(news);
+    if (needsBoot(changes)) {
+      await preflight(news.connection, news.preflight);
+      await boot(news);
+    }
   },
 
   async delete(_id, s) {

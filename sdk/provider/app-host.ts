@@ -19,9 +19,8 @@ import { appHostSecrets, appHostSpec } from "../config/app-host";
 import { appHostSchema, type AppHostInputs } from "../config/resources";
 import { normalizeSsh } from "../config/ssh";
 import { connectionFor } from "../config/connection";
-import { dockerVersionArgv } from "../commands/docker";
 import { appRunArgv, containerName, envFileContent, envFilePath, healthStatusScript, loginArgv, ownerFilePath, parseEnvFile, serviceName } from "../commands/app";
-import { parseProxyList, proxyDeployArgv, proxyListArgv, proxyRemoveArgv, proxyResumeArgv, proxyStopArgv, proxyTarget, proxyTlsPaths } from "../commands/proxy";
+import { parseProxyList, proxyDeployArgv, proxyDeployWaitScript, proxyListArgv, proxyRemoveArgv, proxyResumeArgv, proxyStopArgv, proxyTarget, proxyTlsPaths } from "../commands/proxy";
 import {
   chownToContainerUserScript,
   claimOwnerScript,
@@ -32,6 +31,7 @@ import {
   containerExistsScript,
   logsScript,
   pruneImagesScript,
+  presentScript,
   pullScript,
   readFileScript,
   removeContainersScript,
@@ -39,16 +39,20 @@ import {
   runningRoleContainersScript,
   startScript,
   stopNewScript,
+  stopStartedScript,
   tolerateScript,
   writeSecretFileScript,
 } from "../commands/rollout";
 import { line } from "../commands/shell";
 import type { RoleProxyConfig } from "../config/proxy";
 import { providerSsh } from "./config";
+import { cleanUpAfterBoot, errorPagesDir, prepareAssets, removeAssetsAndPages, uploadErrorPages } from "./assets";
 import { audit, withHostLock } from "./host-lock";
 import { progress } from "./log";
+import { preflight as checkHosts } from "./preflight";
+import { berthLockMessage } from "../commands/lock";
 import type { DiffKind, ResourceDef } from "./resource";
-import { type Connection, exec, lastLines, RemoteCommandError, run } from "./ssh";
+import { type Connection, ConnectionLostError, exec, lastLines, pullThrough, RemoteCommandError, run, viaTunnel } from "./ssh";
 
 export const APP_HOST_TOKEN = "berth:index:AppHost";
 
@@ -104,32 +108,9 @@ async function claim(s: AppHostInputs): Promise<void> {
   if (r.code !== 0) throw new RemoteCommandError(s.host, "claiming the role", r.code, `${r.stdout}${r.stderr}`);
 }
 
-const checked = new Map<string, Promise<void>>();
-
-/**
- * Pre-flight, before the first change on this host: every host of the deploy is connected (host key
- * verified) and its Docker answers. Each host is checked once per `pulumi up` (the plugin runs for
- * one operation); any failure stops this host before it changes, naming the host that failed.
- */
-async function preflight(s: AppHostInputs): Promise<void> {
-  const all = [s.connection, ...(s.preflight ?? [])];
-  const unique = [...new Map(all.map((c) => [`${c.user}@${c.host}:${c.port}`, c])).values()];
-  const results = await Promise.allSettled(
-    unique.map((c) => {
-      const key = `${c.user}@${c.host}:${c.port}`;
-      let p = checked.get(key);
-      if (!p) {
-        p = run(c, "pre-flight: asking Docker", line(dockerVersionArgv())).then(() => undefined);
-        checked.set(key, p);
-      }
-      return p;
-    }),
-  );
-  const failed = results.flatMap((r, i) => (r.status === "rejected" ? [{ host: unique[i].host, error: r.reason as Error }] : []));
-  if (failed.length === 0) return;
-  const own = failed.find((f) => f.host === s.host);
-  if (own) throw own.error;
-  throw new Error(`${s.host}: not deployed: pre-flight failed on ${failed.map((f) => f.host).join(", ")} (see its error); nothing was changed here`);
+/** Pre-flight (`preflight.ts`) of this host and every other host of the deploy, before this host changes. */
+function preflight(s: AppHostInputs): Promise<void> {
+  return checkHosts(s.connection, s.preflight);
 }
 
 /**
@@ -177,10 +158,12 @@ async function boot(s: AppHostInputs): Promise<void> {
   const release = joinRelease(s);
   const settleWithin = (s.deployTimeoutSeconds + s.drainTimeoutSeconds) * 1000 + 120_000;
   let switched: { id: string; previous?: string } | undefined;
+  const attempt: Attempt = {};
   try {
-    switched = await switchTo(s);
+    switched = await switchTo(s, attempt);
   } catch (e) {
     await settle(release, s.host, false, 0);
+    if (e instanceof ConnectionLostError) await undoAfterLostConnection(s, attempt, e);
     throw e;
   }
   const failed = await settle(release, s.host, true, settleWithin);
@@ -192,33 +175,95 @@ async function boot(s: AppHostInputs): Promise<void> {
   }
   await run(c, "stopping old containers", cleanupScript({ service: s.service, role: s.role, destination: s.destination }, switched.id, s.retainContainers, s.container.stopTimeoutSeconds));
   await run(c, "pruning dangling images", pruneImagesScript(s.service));
+  await cleanUpAfterBoot(s);
   await say(s, `${s.version} is live`);
 }
 
 /** Undoes `switchTo` after another host of the role failed: the previous container serves again. */
 async function rollBack(s: AppHostInputs, previous: string | undefined): Promise<void> {
   const c = s.connection;
-  const svc = serviceName(s.service, s.role, s.destination);
   const name = containerName(s.service, s.role, s.destination, s.version);
   await say(s, `another host failed: switching back${previous ? ` to ${previous}` : ""}`);
   await audit(c, { ...auditOf(s), message: `Switched back from app version ${s.version}${previous ? "" : " (no previous version: route removed)"}` });
-  if (s.proxy) {
-    if (previous) {
-      const proxy = fullProxy(s);
-      await run(
-        c,
-        `switching ${svc} back to ${previous}`,
-        line(proxyDeployArgv({ service: svc, target: previous, proxy, deployTimeoutSeconds: s.deployTimeoutSeconds, drainTimeoutSeconds: s.drainTimeoutSeconds, container: s.proxyContainer, tlsPaths: proxy.certificate ? proxyTlsPaths(s.service, s.destination, s.role) : undefined })),
-      );
-    } else {
-      await run(c, `kamal-proxy remove ${svc}`, tolerateScript(proxyRemoveArgv(svc, s.proxyContainer), "not found"));
-    }
-  }
+  if (s.proxy) await routeBack(s, previous);
   await exec(c, stopNewScript(name), { step: `stopping ${name}` });
 }
 
+/** Points the role's route at `previous` again (kamal-proxy health-checks it first), or removes it when there is none. */
+async function routeBack(s: AppHostInputs, previous: string | undefined): Promise<void> {
+  const svc = serviceName(s.service, s.role, s.destination);
+  if (!previous) {
+    await run(s.connection, `kamal-proxy remove ${svc}`, tolerateScript(proxyRemoveArgv(svc, s.proxyContainer), "not found"));
+    return;
+  }
+  const proxy = fullProxy(s);
+  await run(
+    s.connection,
+    `switching ${svc} back to ${previous}`,
+    line(proxyDeployArgv({ service: svc, target: previous, proxy, deployTimeoutSeconds: s.deployTimeoutSeconds, drainTimeoutSeconds: s.drainTimeoutSeconds, container: s.proxyContainer, tlsPaths: proxy.certificate ? proxyTlsPaths(s.service, s.destination, s.role) : undefined, errorPages: errorPagesDir(s) })),
+  );
+}
+
+/**
+ * How far `switchTo` got on the host, for undoing it when the connection is lost mid-way (the
+ * outcome of the command running then is unknown).
+ */
+interface Attempt {
+  /** `startScript` was sent: the new container may exist; its id once known. */
+  started?: { name: string; suffix: string; existedBefore: boolean; id?: string };
+  /** `kamal-proxy deploy` was sent: the route may point at `target`; `previous` is where it pointed before. */
+  deploying?: { target: string; previous?: string };
+}
+
+/**
+ * After the SSH connection to the host was lost in the middle of `switchTo`: reconnects (`exec`
+ * dials again, with ssh.ts's bounded retries) and puts this host back on its previous version, as
+ * the role's other hosts switch back too. A `kamal-proxy deploy` that was sent goes on without its
+ * client and may switch the route after the connection died, while Berth counts the host as
+ * failed. So: wait until no deploy of the service runs in the proxy container, read where the route
+ * points, switch it back if it points at the new container, stop the new container, and check the
+ * route once more (a deploy the wait did not see, still starting when the connection died, may
+ * have won meanwhile). Adds what it did, or why it could not, to `lost`'s message; never throws.
+ */
+async function undoAfterLostConnection(s: AppHostInputs, a: Attempt, lost: ConnectionLostError): Promise<void> {
+  if (!a.started) return; // nothing had changed on the host yet (a pull is not a change)
+  const c = s.connection;
+  const svc = serviceName(s.service, s.role, s.destination);
+  const done: string[] = [];
+  const pointsAtNew = async () => {
+    const list = await run(c, "kamal-proxy list", line(proxyListArgv(s.proxyContainer)));
+    return parseProxyList(list.stdout).find((r) => r.service === svc)?.targets[0] === a.deploying?.target;
+  };
+  try {
+    await say(s, "the connection was lost: reconnecting to undo the switch");
+    if (s.proxy && a.deploying) {
+      const within = s.deployTimeoutSeconds + s.drainTimeoutSeconds + 30;
+      await run(c, `waiting for kamal-proxy deploy of ${svc} to end`, proxyDeployWaitScript(svc, within, s.proxyContainer));
+      if (await pointsAtNew()) {
+        await routeBack(s, a.deploying.previous);
+        done.push(`the route had switched to ${a.started.name}: switched it back${a.deploying.previous ? ` to ${a.deploying.previous}` : " (no previous version: route removed)"}`);
+      } else {
+        done.push("the route still pointed at the previous version");
+      }
+    }
+    const stop = a.started.id ? stopNewScript(a.started.id) : stopStartedScript(a.started.name, a.started.suffix, a.started.existedBefore);
+    await run(c, `stopping ${a.started.name}`, stop);
+    done.push(`stopped ${a.started.name}`);
+    if (s.proxy && a.deploying && (await pointsAtNew())) {
+      await routeBack(s, a.deploying.previous);
+      done.push("a late deploy had switched the route again: switched it back");
+    }
+    await audit(c, { ...auditOf(s), message: `Switched back from app version ${s.version} after the connection was lost` });
+    lost.message += `\n${s.host}: reconnected and undid the switch: ${done.join("; ")}`;
+  } catch (e) {
+    lost.message +=
+      `\n${s.host}: reconnected to undo the switch but could not finish (${done.length ? `${done.join("; ")}; then ` : ""}${(e as Error).message}): ` +
+      `this host may still serve ${s.version}; run \`pulumi up\` again`;
+  }
+}
+
 /** Pre-flight, claim, env file, login, pull, run, then the switch; the new id and the previous route target. */
-async function switchTo(s: AppHostInputs): Promise<{ id: string; previous?: string }> {
+async function switchTo(s: AppHostInputs, attempt: Attempt = {}): Promise<{ id: string; previous?: string }> {
   const c = s.connection;
   await preflight(s);
   await claim(s);
@@ -232,14 +277,18 @@ async function switchTo(s: AppHostInputs): Promise<{ id: string; previous?: stri
     await run(c, `docker login ${s.registry.server}`, line(loginArgv(s.registry.server, s.registry.username)), { stdin: s.secrets.registryPassword });
   }
   const retained = (await exec(c, containerExistsScript(name))).code === 0;
-  await say(s, retained ? `reusing the retained image of ${s.version}` : `pulling ${s.image}`);
-  await run(c, `pulling ${s.image}`, pullScript(s.image, retained));
+  await say(s, retained ? `reusing the retained image of ${s.version}` : `pulling ${s.image}${viaTunnel(s.localRegistryPort)}`);
+  await pullThrough(c, s.localRegistryPort, `pulling ${s.image}`, pullScript(s.image, retained), presentScript(s.image, retained));
+  const home = await prepareAssets(s);
 
   await say(s, `starting ${name}`);
   await audit(c, { ...auditOf(s), message: `Booted app version ${s.version}` });
-  const started = await run(c, `starting ${name}`, startScript(name, appRunArgv(s, envFile), randomBytes(8).toString("hex")));
+  const suffix = randomBytes(8).toString("hex");
+  attempt.started = { name, suffix, existedBefore: retained };
+  const started = await run(c, `starting ${name}`, startScript(name, appRunArgv(s, envFile, home), suffix));
   const id = started.stdout.trim().split("\n").pop() ?? "";
   if (!id) throw new RemoteCommandError(s.host, `starting ${name}`, 1, "docker run returned no container id");
+  attempt.started.id = id;
 
   if (!s.proxy) {
     await say(s, `waiting for ${name} to be running`);
@@ -258,6 +307,7 @@ async function switchTo(s: AppHostInputs): Promise<{ id: string; previous?: stri
     const owned = [appDirOnHost, `${appDirOnHost}/tls`, tlsDir, tlsPaths.hostCertificate, tlsPaths.hostPrivateKey];
     await run(c, "handing the TLS files to kamal-proxy", chownToContainerUserScript(s.proxyContainer, owned));
   }
+  const errorPages = await uploadErrorPages(s);
   // Where the route points now: what a roll-back switches back to.
   const list = await exec(c, line(proxyListArgv(s.proxyContainer)), { step: "kamal-proxy list" });
   const previous = list.code === 0 ? parseProxyList(list.stdout).find((r) => r.service === svc)?.targets[0] : undefined;
@@ -269,8 +319,10 @@ async function switchTo(s: AppHostInputs): Promise<{ id: string; previous?: stri
     deployTimeoutSeconds: s.deployTimeoutSeconds,
     drainTimeoutSeconds: s.drainTimeoutSeconds,
     tlsPaths,
+    errorPages,
     container: s.proxyContainer,
   });
+  attempt.deploying = { target: proxyTarget(id, proxy), previous };
   const r = await exec(c, line(deploy), { step: `kamal-proxy deploy of ${name}` });
   if (r.code !== 0) {
     const logs = (await exec(c, logsScript(name))).stdout;
@@ -318,7 +370,11 @@ async function locked<T>(s: AppHostInputs, what: "deploy" | "removal", fn: () =>
     await claim(s);
   }
   const svc = serviceName(s.service, s.role, s.destination);
-  return withHostLock(s.connection, { service: s.service, destination: s.destination, version: s.version, owner: s.owner ?? "", message: `Berth ${what} of ${svc}${s.owner ? ` by ${s.owner}` : ""}` }, fn);
+  return withHostLock(
+    s.connection,
+    { service: s.service, destination: s.destination, version: s.version, owner: s.owner ?? "", message: berthLockMessage(what, svc, s.owner), waitSeconds: s.lockWaitSeconds },
+    fn,
+  );
 }
 
 /** `pulumi destroy` of the role on the host: its route, containers, env file and ownership (unless another stack owns it). */
@@ -337,13 +393,14 @@ async function remove(s: AppHostInputs): Promise<void> {
   if (s.proxy) await run(c, `kamal-proxy remove ${svc}`, tolerateScript(proxyRemoveArgv(svc, s.proxyContainer), "not found"));
   await run(c, `removing the containers of ${svc}`, removeContainersScript({ service: s.service, role: s.role, destination: s.destination }));
   await run(c, "removing the env file", removeFileScript(envFilePath(s.service, s.destination, s.role)));
+  await removeAssetsAndPages(s);
   await run(c, "releasing the role", removeFileScript(ownerFile));
   await audit(c, { ...auditOf(s), message: `Removed app version ${s.version}` });
 }
 
 
 /** Paths whose change alone does not redeploy: recorded in state (and maintenance toggled). */
-const NO_BOOT = ["connection", "delayBeforeSeconds", "maintenance", "secretEnvNames", "owner", "preflight"];
+const NO_BOOT = ["connection", "delayBeforeSeconds", "maintenance", "secretEnvNames", "owner", "preflight", "lockWaitSeconds"];
 
 function needsBoot(changes: Record<string, DiffKind>): boolean {
   return Object.keys(changes).some((p) => !NO_BOOT.some((k) => p === k || p.startsWith(`${k}.`) || p.startsWith(`${k}[`)));
@@ -467,8 +524,9 @@ export const appHostResource: ResourceDef<AppHostInputs> = {
   replaceOnChanges: ["host", "service", "role", "destination"],
 
   adjustDiff(changes) {
-    // The other hosts of the deploy change with the program's host list, not with this host.
-    return Object.fromEntries(Object.entries(changes).filter(([p]) => p !== "preflight" && !p.startsWith("preflight[") && !p.startsWith("preflight.")));
+    // The other hosts of the deploy change with the program's host list, not with this host; how
+    // long a deploy waits for the lock changes nothing on the host.
+    return Object.fromEntries(Object.entries(changes).filter(([p]) => p !== "lockWaitSeconds" && p !== "preflight" && !p.startsWith("preflight[") && !p.startsWith("preflight.")));
   },
 
   async create(s) {

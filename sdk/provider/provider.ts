@@ -17,8 +17,10 @@ import { buildxBuilderResource } from "./buildx-builder";
 import { imageResource } from "./image";
 import { accessoryHostResource } from "./accessory-host";
 import { redactIn } from "./redact";
+import { hookResource } from "./hook";
+import { dockerHostResource } from "./docker-host";
 
-export const RESOURCES: readonly AnyResourceDef[] = [appHostResource, proxyHostResource, commandResource, buildxBuilderResource, imageResource, accessoryHostResource];
+export const RESOURCES: readonly AnyResourceDef[] = [appHostResource, proxyHostResource, commandResource, buildxBuilderResource, imageResource, accessoryHostResource, hookResource, dockerHostResource];
 
 const byToken = new Map(RESOURCES.map((r) => [r.token, r]));
 

@@ -2,7 +2,8 @@
  * `berth:index:ProxyHost`: kamal-proxy on one host. One proxy container serves every
  * service and every stack on the host; each Proxy resource that uses it leaves an owner file in
  * `~/.berth/proxy/<container>/owners/`, and the container is removed only when the last owner goes and no
- * service is routed through it any more.
+ * service is routed through it any more. Before it changes anything, every host of the deploy
+ * (`preflight`) is connected and its Docker asked (`preflight.ts`).
  */
 import { createHash } from "node:crypto";
 import type { ProxyRunConfig } from "../config/proxy";
@@ -12,6 +13,7 @@ import { HOST_APPS_CONFIG_DIR, proxyContainerArgv, proxyDirsArgv, proxyListArgv,
 import { containerStateScript, homeScript, listDirScript, runningContainerScript } from "../commands/rollout";
 import { line } from "../commands/shell";
 import { progress } from "./log";
+import { preflight } from "./preflight";
 import type { ResourceDef } from "./resource";
 import { type Connection, exec, run } from "./ssh";
 
@@ -84,17 +86,27 @@ function labelsOf(v: string | true | string[] | undefined): string[] {
 export const proxyHostResource: ResourceDef<ProxyHostInputs> = {
   token: PROXY_HOST_TOKEN,
   inputs: proxyHostSchema,
-  secretInputs: ["connection"],
+  secretInputs: ["connection", "preflight"],
   replaceOnChanges: ["host"],
 
+  adjustDiff(changes) {
+    // The other hosts of the deploy change with the program's host list, not with this host.
+    return Object.fromEntries(Object.entries(changes).filter(([p]) => p !== "preflight" && !p.startsWith("preflight[") && !p.startsWith("preflight.")));
+  },
+
   async create(inputs) {
+    await preflight(inputs.connection, inputs.preflight);
     await ensure(inputs, false);
     return { id: `${inputs.host}/${inputs.run.containerName}` };
   },
 
   async update(_id, _olds, news, changes) {
-    // A new key or jump host is only recorded; anything else reboots with the new settings.
-    if (Object.keys(changes).some((p) => !p.startsWith("connection"))) await ensure(news, true);
+    // A new key or jump host (of this host or of the deploy's others) is only recorded; anything
+    // else reboots with the new settings.
+    if (Object.keys(changes).some((p) => !p.startsWith("connection") && !p.startsWith("preflight"))) {
+      await preflight(news.connection, news.preflight);
+      await ensure(news, true);
+    }
   },
 
   async delete(_id, props) {

@@ -5,6 +5,7 @@
  */
 import { createHash, createHmac } from "node:crypto";
 import * as fs from "node:fs";
+import * as net from "node:net";
 import * as os from "node:os";
 import * as path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -268,8 +269,13 @@ export async function dial(conn: Connection, retry: DialRetry = { attempts: DIAL
 
 const pool = new Map<string, Promise<Client>>();
 
+/**
+ * Connections are shared only between identical settings: the same endpoint, credentials and
+ * host-key pins (two resources pinning different keys for one host never share a connection that
+ * was verified against the other's key). Hashed, so no credential is kept as a map key.
+ */
 function poolKey(conn: Connection): string {
-  return JSON.stringify([conn.user, conn.host, conn.port, conn.proxy?.host ?? "", conn.proxy?.port ?? 0]);
+  return createHash("sha256").update(JSON.stringify(conn)).digest("hex");
 }
 
 /** The pooled client for `conn`, dialling it on first use. */
@@ -301,6 +307,22 @@ export async function closeAll(): Promise<void> {
   }
 }
 
+/**
+ * Ends the pooled connection to this host, so the next command logs in again (e.g. to pick up a
+ * group membership just given to the login user: a session keeps the groups of its login).
+ */
+export async function reconnect(conn: Connection): Promise<void> {
+  const key = poolKey(conn);
+  const c = pool.get(key);
+  if (!c) return;
+  pool.delete(key);
+  try {
+    (await c).end();
+  } catch {
+    /* already failed */
+  }
+}
+
 /** Options of `exec` and `run`. */
 export interface ExecOptions {
   /** Written to the command's standard input, which is then closed. */
@@ -326,11 +348,35 @@ function describeCommand(command: string): string {
  *
  * Resolves with the exit code (255 when a signal killed the command, the signal named in `stderr`).
  * Rejects with a `ConnectionLostError` when the connection or the command's channel goes away before
- * the host reports an exit status: such a command never counts as a success.
+ * the host reports an exit status: such a command never counts as a success. A command that could
+ * not even start because the pooled connection had died (and nothing had noticed yet) is run once
+ * on a new connection.
  */
 export async function exec(conn: Connection, command: string, opts: ExecOptions = {}): Promise<ExecResult> {
   const step = opts.step ?? describeCommand(command);
   const cl = await client(conn);
+  try {
+    return await execOn(cl, conn, command, opts, step);
+  } catch (e) {
+    if (!(e instanceof NotStartedError)) throw e;
+    // The command never started: the pooled connection was already gone (killed, say) before its
+    // close was seen. Running it on a new connection is safe; once (the dial retries apply).
+    await dropPooled(conn, cl);
+    return execOn(await client(conn), conn, command, opts, step);
+  }
+}
+
+/** A command that never started on the host (the SSH channel could not be opened). */
+class NotStartedError extends Error {}
+
+/** Forgets `cl` as `conn`'s pooled client, so the next command dials again. */
+async function dropPooled(conn: Connection, cl: Client): Promise<void> {
+  const key = poolKey(conn);
+  const pooled = pool.get(key);
+  if (pooled && (await pooled.catch(() => undefined)) === cl && pool.get(key) === pooled) pool.delete(key);
+}
+
+function execOn(cl: Client, conn: Connection, command: string, opts: ExecOptions, step: string): Promise<ExecResult> {
   return new Promise((resolve, reject) => {
     let stdout = "";
     let stderr = "";
@@ -343,7 +389,7 @@ export async function exec(conn: Connection, command: string, opts: ExecOptions 
       finish();
     };
     const lost = (reason: string) => settle(() => reject(new ConnectionLostError(conn.host, step, reason, `${stdout}\n${stderr}`)));
-    const cannotStart = (err: Error) => settle(() => reject(new Error(`${conn.host}: ${step} failed: cannot start the command over SSH: ${err.message}`)));
+    const cannotStart = (err: Error) => settle(() => reject(new NotStartedError(`${conn.host}: ${step} failed: cannot start the command over SSH: ${err.message}`)));
     pending?.add(lost);
     try {
       cl.exec(command, (err, stream) => {
@@ -382,4 +428,143 @@ export async function run(conn: Connection, step: string, command: string, opts:
   const r = await exec(conn, command, { ...opts, step });
   if (r.code !== 0) throw new RemoteCommandError(conn.host, step, r.code, `${r.stdout}\n${r.stderr}`);
   return r;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Reverse tunnels (Kamal's local registry)
+
+/** One remote forward on a pooled client, shared by the commands that need it at the same time. */
+interface RemoteForward {
+  users: number;
+  opened: Promise<void>;
+  ok: boolean;
+  /** The forwarded connections still open: closed with the tunnel. */
+  streams: Set<{ destroy(): void }>;
+}
+
+/** The remote forwards open on each pooled client, by port. */
+const forwards = new WeakMap<Client, Map<number, RemoteForward>>();
+
+/** Connects each forwarded connection of `cl` to this machine's 127.0.0.1 on the same port. */
+function acceptForwards(cl: Client, table: Map<number, RemoteForward>): void {
+  cl.on("tcp connection", (info, accept, reject) => {
+    const fwd = table.get(info.destPort);
+    if (!fwd) return reject();
+    const channel = accept();
+    const local = net.connect({ host: "127.0.0.1", port: info.destPort });
+    fwd.streams.add(channel).add(local);
+    const done = () => {
+      fwd.streams.delete(channel);
+      fwd.streams.delete(local);
+      channel.destroy();
+      local.destroy();
+    };
+    local.on("error", done).on("close", done);
+    channel.on("error", done).on("close", done);
+    channel.pipe(local).pipe(channel);
+  });
+}
+
+/** Why nothing answers on this machine's 127.0.0.1:`port`, or undefined when something does. */
+function localProblem(port: number, timeoutMs = 3000): Promise<string | undefined> {
+  return new Promise((resolve) => {
+    const sock = net.connect({ host: "127.0.0.1", port });
+    const finish = (problem?: string) => {
+      sock.destroy();
+      resolve(problem);
+    };
+    sock.setTimeout(timeoutMs, () => finish(`no answer within ${timeoutMs / 1000} s`));
+    sock.on("connect", () => finish()).on("error", (e: Error & { code?: string }) => finish(e.code ?? e.message));
+  });
+}
+
+/**
+ * Runs `fn` while `conn`'s host forwards its own 127.0.0.1:`port` to this machine's 127.0.0.1:`port`
+ * (an SSH remote port forward, `ssh -R 127.0.0.1:<port>:127.0.0.1:<port>`, on the pooled
+ * connection), then closes the tunnel and every connection through it. How a host pulls from
+ * Kamal's local registry. Commands on the same host that need the same port at the same time share
+ * one tunnel; the last one out closes it. Errors name the host and `step`.
+ */
+export async function withReverseTunnel<T>(conn: Connection, port: number, step: string, fn: () => Promise<T>): Promise<T> {
+  const tunnel = `the SSH reverse tunnel from the host's 127.0.0.1:${port} to this machine's 127.0.0.1:${port}`;
+  const local = await localProblem(port);
+  if (local !== undefined) {
+    throw new Error(`${conn.host}: ${step} failed: nothing answers on this machine's 127.0.0.1:${port} (${local}), where ${tunnel} leads: start the local registry there first.`);
+  }
+  const cl = await client(conn);
+  let table = forwards.get(cl);
+  if (table === undefined) {
+    table = new Map();
+    forwards.set(cl, table);
+    acceptForwards(cl, table);
+  }
+  let fwd = table.get(port);
+  if (fwd === undefined) {
+    const mine: RemoteForward = { users: 0, ok: false, streams: new Set(), opened: Promise.resolve() };
+    mine.opened = new Promise<void>((resolve, reject) => {
+      try {
+        cl.forwardIn("127.0.0.1", port, (err) => {
+          if (!err) {
+            mine.ok = true;
+            return resolve();
+          }
+          reject(
+            new Error(
+              `${conn.host}: ${step} failed: cannot open ${tunnel}: ${err.message}. Is something on the host already listening on its 127.0.0.1:${port}, or does its sshd forbid remote forwarding (\`AllowTcpForwarding\`)?`,
+            ),
+          );
+        });
+      } catch (e) {
+        reject(new Error(`${conn.host}: ${step} failed: cannot open ${tunnel}: ${(e as Error).message}`));
+      }
+    });
+    mine.opened.catch(() => {
+      if (table!.get(port) === mine) table!.delete(port);
+    });
+    table.set(port, mine);
+    fwd = mine;
+  }
+  fwd.users++;
+  try {
+    await fwd.opened;
+    return await fn();
+  } finally {
+    fwd.users--;
+    if (fwd.users === 0 && fwd.ok && table.get(port) === fwd) {
+      table.delete(port);
+      await new Promise<void>((resolve) => {
+        // A connection that is gone took its forwards with it: never wait on it for long.
+        const timer = setTimeout(resolve, 10_000);
+        try {
+          cl.unforwardIn("127.0.0.1", port, () => {
+            clearTimeout(timer);
+            resolve();
+          });
+        } catch {
+          clearTimeout(timer);
+          resolve();
+        }
+      });
+      for (const s of fwd.streams) s.destroy();
+    }
+  }
+}
+
+/**
+ * Runs the pull `script` as `step`, through a reverse tunnel of `localRegistryPort` when the image is
+ * on the local registry. `present` (exit 0: the image is on the host and the pull would be skipped)
+ * is asked first then, so a rollback to a retained image needs no tunnel and no running registry.
+ */
+export async function pullThrough(conn: Connection, localRegistryPort: number | undefined, step: string, script: string, present?: string): Promise<ExecResult> {
+  if (localRegistryPort === undefined) return run(conn, step, script);
+  if (present !== undefined) {
+    const r = await exec(conn, present, { step });
+    if (r.code === 0) return r;
+  }
+  return withReverseTunnel(conn, localRegistryPort, step, () => run(conn, step, script));
+}
+
+/** How a pull reaches the registry, for progress lines: "" or " through an SSH tunnel to this machine's 127.0.0.1:<port>". */
+export function viaTunnel(localRegistryPort: number | undefined): string {
+  return localRegistryPort === undefined ? "" : ` through an SSH tunnel to this machine's 127.0.0.1:${localRegistryPort}`;
 }

@@ -45,7 +45,7 @@ describe("component: Accessory", function () {
     assert.deepEqual(db.hosts, ["h1", "h2"]);
     assert.equal(db.serviceName, "shop-db");
     const inputs = await inputsOf(db.hostResources[1]);
-    const { connection, secrets, ...spec } = inputs;
+    const { connection, secrets, preflight: _p, ...spec } = inputs;
     assert.deepEqual(spec, {
       host: "h2",
       service: "shop-db",
@@ -72,6 +72,9 @@ describe("component: Accessory", function () {
     assert.deepEqual(secrets, { env: { POSTGRES_PASSWORD: "pw-123" }, files: [] });
     assert.equal(await isSecret((db.hostResources[1] as any).secrets), true);
     assert.equal(await isSecret((db.hostResources[1] as any).connection), true);
+    // Pre-flight: every host of the accessory, as a secret (test/component/preflight.test.ts).
+    assert.equal(await isSecret((db.hostResources[1] as any).preflight), true);
+    assert.deepEqual(((await value((db.hostResources[1] as any).preflight)) as { host: string }[]).map((c) => c.host), ["h1", "h2"]);
     const names = registered.map((r) => `${r.type} ${r.name}`).sort();
     assert.deepEqual(names, ["berth:index:Accessory db", "berth:index:AccessoryHost db-h1", "berth:index:AccessoryHost db-h2"]);
   });
@@ -118,7 +121,7 @@ describe("component: Accessory", function () {
       ],
     );
     assert.deepEqual(inputs.dataDeletedOnDestroy, ["~/solo-db", "volume:pgdata"]);
-    const { connection: _c, secrets: _s, ...spec } = inputs;
+    const { connection: _c, secrets: _s, preflight: _p, ...spec } = inputs;
     assert.equal(JSON.stringify(spec).includes("pw-"), false, "a secret leaked into the spec");
   });
 

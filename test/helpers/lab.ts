@@ -19,6 +19,8 @@ export interface LabHost {
 
 export interface Lab {
   hosts: LabHost[];
+  /** Host 3, for tests that break a host (its engine's data root is a small disk they may fill); never in `hosts`. */
+  faultHost?: LabHost;
   ssh: { privateKeyPath: string; publicKeyPath: string; knownHostsPath: string };
   registry: { plain: string; tls: string; caPath: string };
   proxy: { url: string; logPath: string };
@@ -35,6 +37,16 @@ export function lab(): Lab {
     if (r.status !== 0) throw new Error(`the lab did not come up (bash scripts/lab.sh up):\n${r.stdout}\n${r.stderr}`);
   }
   return JSON.parse(fs.readFileSync(LAB_JSON, "utf8")) as Lab;
+}
+
+/** The lab's fault host; runs `scripts/lab.sh up` once when lab.json predates it (an error, never a skip). */
+export function faultHost(l: Lab): LabHost {
+  if (l.faultHost) return l.faultHost;
+  const r = spawnSync("bash", [path.join(REPO, "scripts/lab.sh"), "up"], { encoding: "utf8", timeout: 3_600_000 });
+  const again = JSON.parse(fs.readFileSync(LAB_JSON, "utf8")) as Lab;
+  if (r.status !== 0 || !again.faultHost) throw new Error(`the lab's fault host did not come up (bash scripts/lab.sh up):\n${r.stdout}\n${r.stderr}`);
+  l.faultHost = again.faultHost;
+  return again.faultHost;
 }
 
 /** The Berth `ssh` settings that reach the lab's hosts with their host keys pinned. */

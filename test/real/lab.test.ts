@@ -133,7 +133,12 @@ describe("lab (real tier self-test)", function () {
       assert.match(h.hostKey, /^ssh-ed25519 AAAA[0-9A-Za-z+/=]+$/);
       assert.equal(h.dockerSocket, `/var/lib/berth-lab/hosts/${h.name}/docker.sock`);
     });
-    assert.deepEqual(Object.keys(l).sort(), ["gateway", "hosts", "images", "proxy", "registry", "ssh"]);
+    // `faultHost` is there while N is below 3 (see docs/lab.md); `bareHost` always.
+    assert.deepEqual(Object.keys(l).filter((k) => k !== "faultHost").sort(), ["bareHost", "gateway", "hosts", "images", "proxy", "registry", "ssh"]);
+    const bare = (l as unknown as { bareHost: Record<string, unknown> }).bareHost;
+    assert.deepEqual(Object.keys(bare).sort(), ["address", "hostKey", "name", "port", "user"]);
+    assert.deepEqual([bare.name, bare.address, bare.port, bare.user], ["berth-h5", "10.77.0.15", 22, "root"]);
+    assert.match(String(bare.hostKey), /^ssh-ed25519 AAAA[0-9A-Za-z+/=]+$/);
     assert.equal(l.gateway, "10.77.0.1");
     assert.equal(l.registry.plain, "10.77.0.1:5000");
     assert.equal(l.registry.tls, "10.77.0.1:5443");

@@ -69,6 +69,7 @@ describe("config/app normalizeApp", () => {
       drainTimeoutSeconds: 30,
       deployTimeoutSeconds: 30,
       readinessDelaySeconds: 7,
+      lockWaitSeconds: 0,
       maintenance: { enabled: false, drainTimeoutSeconds: 30 },
       ssh: {
         user: "root",
@@ -77,6 +78,7 @@ describe("config/app normalizeApp", () => {
         allowUnknownHostKeys: false,
         connectTimeoutSeconds: 15,
         keepaliveSeconds: 30,
+        bootstrap: false,
       },
       proxyRun: {
         image: { repository: "basecamp/kamal-proxy", version: "v0.9.2" },
@@ -341,7 +343,7 @@ describe("config/app invalid configs: exact messages", () => {
 
   it("names the camelCase spelling of a Kamal-style key", () => {
     assert.deepEqual(invalid({ drain_timeout: 10 }), [
-      "`(root)`: has unknown key `drain_timeout`; allowed keys are `service`, `image`, `version`, `destination`, `hosts`, `roles`, `primaryRole`, `env`, `labels`, `volumes`, `logging`, `proxy`, `registry`, `boot`, `retainContainers`, `drainTimeoutSeconds`, `deployTimeoutSeconds`, `readinessDelaySeconds`, `maintenance`, `ssh`, `proxyRun`. Remove it or check the spelling.",
+      "`(root)`: has unknown key `drain_timeout`; allowed keys are `service`, `image`, `version`, `destination`, `hosts`, `roles`, `primaryRole`, `env`, `labels`, `volumes`, `assetPath`, `errorPagesPath`, `logging`, `proxy`, `registry`, `boot`, `retainContainers`, `drainTimeoutSeconds`, `deployTimeoutSeconds`, `readinessDelaySeconds`, `lockWaitSeconds`, `maintenance`, `ssh`, `proxyRun`. Remove it or check the spelling.",
     ]);
     assert.deepEqual(problems(() => normalizeApp({ ...base, proxy: { app_port: 3000 } } as unknown as AppArgs)).map((l) => l.split(";")[0]), [
       "`proxy`: has unknown key `app_port`",

@@ -42,6 +42,13 @@ describe("config: Kamal deploy.yml import", function () {
     assert.equal(cfg.version, "abc123");
   });
 
+  it("takes `hooks_path` as the hooks directory; `hooks_output` is ignored with its reason", function () {
+    const { args, ignored } = fromKamalConfig({ ...deploy, hooks_path: ".kamal/hooks", hooks_output: { "pre-deploy": "verbose" } }, { version: "abc123", secrets });
+    assert.deepEqual(args.hooks, { path: ".kamal/hooks" });
+    assert.ok(ignored.includes("hooks_output: hook output always goes to the `pulumi up` log"), ignored.join("\n"));
+    assert.ok(!ignored.some((i) => i.startsWith("hooks_path")), ignored.join("\n"));
+  });
+
   it("deep-merges the destination file as Kamal does", function () {
     const { args } = fromKamalConfig(deploy, { version: "v1", secrets, destinationConfig: { servers: { web: ["10.0.0.1"] }, proxy: { host: "staging.example.com" } } });
     assert.deepEqual(args.roles.web.hosts, ["10.0.0.1"]);

@@ -23,6 +23,7 @@ describe("config/ssh normalizeSsh", () => {
       allowUnknownHostKeys: false,
       connectTimeoutSeconds: 15,
       keepaliveSeconds: 30,
+      bootstrap: false,
     });
   });
 
@@ -44,6 +45,12 @@ describe("config/ssh normalizeSsh", () => {
     assert.deepEqual(cfg.hostKeys, { "10.0.0.5": "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIDq0 comment" });
     assert.equal(cfg.knownHostsPath, "/home/me/.ssh/known_hosts");
     assert.equal(cfg.allowUnknownHostKeys, true);
+  });
+
+  it("`bootstrap` is an explicit opt-in: false unless set, and only true or false", () => {
+    assert.equal(normalizeSsh({}).bootstrap, false);
+    assert.equal(normalizeSsh({ bootstrap: true }).bootstrap, true);
+    assert.deepEqual(problems({ bootstrap: "yes" }), ["`ssh.bootstrap`: must be true or false; got \"yes\". Write true or false."]);
   });
 
   it("rejects both privateKey and privateKeyPath", () => {
@@ -73,7 +80,7 @@ describe("config/ssh normalizeSsh", () => {
       '`ssh.proxy`: must be `[user@]host[:port]` or an object `{ host, user?, port? }`; got "a@b@c". For example `deploy@bastion.example.com:2222`.',
       "`ssh.connectTimeoutSeconds`: must be an integer of at least 1; got 0.",
       "`ssh.keepaliveSeconds`: must be an integer of at least 0; got -1. Use 0 to turn keepalives off.",
-      "`ssh`: has unknown key `keys_only`; allowed keys are `user`, `port`, `privateKey`, `privateKeyPath`, `hostKeys`, `knownHostsPath`, `allowUnknownHostKeys`, `proxy`, `connectTimeoutSeconds`, `keepaliveSeconds`. Remove it or check the spelling.",
+      "`ssh`: has unknown key `keys_only`; allowed keys are `user`, `port`, `privateKey`, `privateKeyPath`, `hostKeys`, `knownHostsPath`, `allowUnknownHostKeys`, `proxy`, `connectTimeoutSeconds`, `keepaliveSeconds`, `bootstrap`. Remove it or check the spelling.",
     ]);
   });
 });

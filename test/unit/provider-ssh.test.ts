@@ -2,7 +2,7 @@ import { strict as assert } from "node:assert";
 import * as net from "node:net";
 import { Server, utils } from "ssh2";
 import type { ServerChannel } from "ssh2";
-import { closeAll, ConnectionLostError, dial, exec, RemoteCommandError, run } from "../../sdk/provider/ssh";
+import { client, closeAll, ConnectionLostError, dial, exec, RemoteCommandError, run } from "../../sdk/provider/ssh";
 import type { Connection } from "../../sdk/provider/ssh";
 
 /** `"<type> <base64>"` of an OpenSSH public key line. */
@@ -208,6 +208,19 @@ describe("provider/ssh against an in-process SSH server", function () {
     assert.match(w.message, /^127\.0\.0\.1: waiting for health failed: the SSH connection was lost before the command reported an exit status/);
   });
 
+  it("a command that cannot start on a pooled connection that died unnoticed runs once on a new connection", async () => {
+    assert.equal((await exec(conn, "ok")).code, 0);
+    const dead = await client(conn);
+    // What ssh2 does on a connection whose socket is gone before its close event was handled.
+    dead.exec = (() => {
+      throw new Error("Not connected");
+    }) as typeof dead.exec;
+    const before = accepted;
+    assert.deepEqual(await exec(conn, "ok", { step: "writing the audit log" }), { code: 0, stdout: "hello\n", stderr: "" });
+    assert.equal(accepted, before + 1, "one new connection");
+    assert.notEqual(await client(conn), dead);
+  });
+
   it("a command killed by a signal exits 255 with the signal in its output", async () => {
     const r = await exec(conn, "signal");
     assert.equal(r.code, 255);
@@ -226,6 +239,14 @@ describe("provider/ssh against an in-process SSH server", function () {
     assert.match(e.message, /^127\.0\.0\.1: cannot connect over SSH: the host key of 127\.0\.0\.1:\d+ \(SHA256:[^)]+\) does not match the pinned key/);
     assert.doesNotMatch(e.message, /attempts/);
     assert.ok(took < 1_500, `took ${took} ms, not well under the 3.5 s of backoff`);
+  });
+
+  it("a wrong pinned host key is refused even while a connection verified with the right key is open", async () => {
+    assert.equal((await run(conn, "ok", "ok")).code, 0);
+    const e = await rejection(run({ ...conn, hostKey: pinned(strangerKeys.public) }, "anything", "ok"));
+    assert.match(e.message, /does not match the pinned key/);
+    const e2 = await rejection(run({ ...conn, privateKey: strangerKeys.private }, "anything", "ok"));
+    assert.match(e2.message, /All configured authentication methods failed/);
   });
 
   it("a refused client key fails at once, without retrying", async () => {

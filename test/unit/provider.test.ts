@@ -43,7 +43,7 @@ describe("provider: type tokens and checks", () => {
   });
 
   it("serves exactly Berth's resource types", () => {
-    assert.deepEqual(RESOURCES.map((r) => r.token).sort(), ["berth:index:AccessoryHost", "berth:index:AppHost", "berth:index:BuildxBuilder", "berth:index:Command", "berth:index:Image", "berth:index:ProxyHost"]);
+    assert.deepEqual(RESOURCES.map((r) => r.token).sort(), ["berth:index:AccessoryHost", "berth:index:AppHost", "berth:index:BuildxBuilder", "berth:index:Command", "berth:index:DockerHost", "berth:index:Hook", "berth:index:Image", "berth:index:ProxyHost"]);
   });
 
   it("check accepts valid inputs and returns them unchanged (secrets still wrapped)", async () => {
