@@ -3,9 +3,10 @@
  * host carries that host's version, image and settings, so a preview shows a version bump as a
  * change of `version`/`image` on each host of each role, and nothing else.
  *
- * Order (Kamal's): the primary role first, in boot groups of `boot.limit` hosts (each group waits
- * for the previous one); the other roles only after every primary host is live, so an unhealthy
- * primary keeps them on the old version (Kamal's barrier).
+ * Order (Kamal's): the primary role first, in boot groups of `boot.limit` hosts (the provider boots
+ * a role's groups in order as one release, so a later group's failure switches the earlier ones
+ * back); the other roles only after every primary host is live, so an unhealthy primary keeps them
+ * on the old version (Kamal's barrier).
  */
 import * as pulumi from "@pulumi/pulumi";
 import { type AppArgs, bootGroups, imageLocalRegistryPort, normalizeApp, primaryOf, proxiedRole } from "../config/app";
@@ -224,18 +225,18 @@ export class AppService extends pulumi.ComponentResource {
 
     this.hostResources = {};
     let primaryResources: AppHost[] = [];
-    // Each boot group: pre-app-boot, its hosts, post-app-boot; the next group (and the other roles,
-    // after the primary) waits for all of it. post-deploy waits for everything.
+    // A role's boot groups are one release: the provider boots them group after group (`bootGroups`)
+    // and switches every group back when a later one fails, so the role's hosts are not chained here.
+    // Its pre-app-boot hooks run before the role, its post-app-boot hooks after it; the other roles
+    // (after the primary) wait for all of it; post-deploy waits for everything.
     let primaryDone: pulumi.Resource[] = [];
     const allDone: pulumi.Resource[] = [];
     for (const [role, hosts] of roles) {
       const resources: AppHost[] = [];
-      const roleDone: pulumi.Resource[] = [];
-      let previous: pulumi.Resource[] = [];
       const groups = bootGroups(hosts, typeof args.boot === "object" && args.boot && !hasUnresolved(args.boot) ? (args.boot as any).limit : undefined);
+      const waits = [...beforeHosts, ...(this.proxy ? [this.proxy] : []), ...(role === primary ? [] : primaryDone)];
+      const preBoot = groups.flatMap((group, g) => deployHook("pre-app-boot", `-${role}-${g + 1}`, group, waits, [role]));
       groups.forEach((group, g) => {
-        const waits = [...beforeHosts, ...(this.proxy ? [this.proxy] : []), ...previous, ...(role === primary ? [] : primaryDone)];
-        const preBoot = deployHook("pre-app-boot", `-${role}-${g + 1}`, group, waits, [role]);
         const current = group.map(
           (host) =>
             new AppHost(
@@ -251,6 +252,7 @@ export class AppService extends pulumi.ComponentResource {
                 secrets: pulumi.secret(cfg.apply((c) => appHostSecrets(c, role, host))),
                 errorPages: cfg.apply((c) => (errorPages !== undefined && c.roles[role]?.proxy !== undefined ? errorPages : undefined)),
                 delayBeforeSeconds: g === 0 ? 0 : cfg.apply((c) => c.boot.waitSeconds),
+                ...(groups.length > 1 ? { bootGroups: groups } : {}),
               },
               {
                 parent: this,
@@ -259,10 +261,9 @@ export class AppService extends pulumi.ComponentResource {
             ),
         );
         resources.push(...current);
-        const postBoot = deployHook("post-app-boot", `-${role}-${g + 1}`, group, current, [role]);
-        previous = [...current, ...postBoot];
-        roleDone.push(...previous);
       });
+      const postBoot = groups.flatMap((group, g) => deployHook("post-app-boot", `-${role}-${g + 1}`, group, resources, [role]));
+      const roleDone: pulumi.Resource[] = [...resources, ...postBoot];
       this.hostResources[role] = resources;
       allDone.push(...roleDone);
       if (role === primary) {

@@ -131,13 +131,19 @@ export const appHostSchema = z
     preflight: preflightField(),
     secrets: appHostSecretsSchema.describe("Secret env, registry password, certificate (secret)."),
     delayBeforeSeconds: secondsField("Seconds to wait before booting (Kamal's `boot.wait` between host groups).").optional(),
+    bootGroups: z
+      .array(z.array(z.string()))
+      .describe(
+        "The role's hosts in boot groups (Kamal's `boot.limit`), when there is more than one group: one release across them, booted group after group, so a failure in a later group switches the earlier ones back (never diffed).",
+      )
+      .optional(),
   })
   .describe("One role of an `AppService` on one host: its container, its kamal-proxy route, its env file.");
 
 export type AppHostInputs = z.infer<typeof appHostSchema>;
 export type AppHostSecrets = z.infer<typeof appHostSecretsSchema>;
 /** The non-secret part of an AppHost: what a reviewer sees in a preview. */
-export type AppHostSpec = Omit<AppHostInputs, "connection" | "secrets" | "delayBeforeSeconds">;
+export type AppHostSpec = Omit<AppHostInputs, "connection" | "secrets" | "delayBeforeSeconds" | "bootGroups">;
 
 // ---------------------------------------------------------------------------------------------
 // ProxyHost: kamal-proxy on one host

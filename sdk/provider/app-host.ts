@@ -115,16 +115,22 @@ function preflight(s: AppHostInputs): Promise<void> {
 
 /**
  * The hosts of one role moving to one version in this `pulumi up` (the plugin runs for one
- * operation, and the engine updates a boot group's hosts together). Each host joins when its update
+ * operation, and the engine updates the role's hosts together). Each host joins when its update
  * starts and settles once switched (or failed); a host that switched then waits for the others, and
  * if any failed it switches back to its previous container, so every host of the role ends on one
- * version. Hosts in later boot groups start after this group settled (Kamal's order), so a failure
- * there leaves earlier groups on the new version.
+ * version. With boot groups (`bootGroups`), a host of a later group first waits until every host of
+ * the earlier groups that takes part has switched (Kamal's order), and is not deployed at all when
+ * one of them failed; the earlier groups wait for the later ones before they commit, so a failure in
+ * the last group still switches the first back.
  */
 interface Release {
   started: number;
   members: Map<string, "pending" | "ok" | "failed">;
+  /** The role's boot groups, when more than one. */
+  groups?: string[][];
 }
+/** How long a release waits for a host of its boot groups to join before counting it out (its update did not start: nothing of it changes). */
+const GROUP_JOIN_MS = 30_000;
 const releases = new Map<string, Release>();
 /** How long a release waits for the role's other hosts to join after the first one did. */
 const JOIN_GRACE_MS = 3000;
@@ -136,6 +142,7 @@ function joinRelease(s: AppHostInputs): Release {
     r = { started: Date.now(), members: new Map() };
     releases.set(key, r);
   }
+  if (s.bootGroups && s.bootGroups.length > 1) r.groups = s.bootGroups;
   r.members.set(s.host, "pending");
   return r;
 }
@@ -146,17 +153,50 @@ async function settle(r: Release, host: string, ok: boolean, timeoutMs: number):
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     const pending = [...r.members.values()].includes("pending");
-    if (!pending && Date.now() - r.started >= JOIN_GRACE_MS) break;
+    if (!pending && Date.now() - r.started >= JOIN_GRACE_MS && !awaitingJoin(r, r.groups?.flat() ?? [])) break;
     await sleep(100);
   }
   return [...r.members].filter(([h, state]) => h !== host && state !== "ok").map(([h]) => h);
+}
+
+/** Is one of `hosts` (of the release's boot groups) yet to join, while it still may? */
+function awaitingJoin(r: Release, hosts: string[]): boolean {
+  return Date.now() - r.started < GROUP_JOIN_MS && hosts.some((h) => !r.members.has(h));
+}
+
+/**
+ * A host of a later boot group waits until every host of the earlier groups that takes part in the
+ * release has switched; resolves with those that failed (or did not switch within `timeoutMs`).
+ */
+async function earlierGroups(r: Release, host: string, timeoutMs: number): Promise<string[]> {
+  const g = r.groups?.findIndex((group) => group.includes(host)) ?? -1;
+  if (!r.groups || g <= 0) return [];
+  const earlier = r.groups.slice(0, g).flat();
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const failed = earlier.filter((h) => r.members.get(h) === "failed");
+    if (failed.length > 0) return failed;
+    const waiting = earlier.filter((h) => r.members.get(h) === "pending");
+    if (waiting.length === 0 && !awaitingJoin(r, earlier)) return [];
+    if (Date.now() >= deadline) return waiting;
+    await sleep(100);
+  }
 }
 
 /** Boots `version` of the role on the host. */
 async function boot(s: AppHostInputs): Promise<void> {
   const c = s.connection;
   const release = joinRelease(s);
-  const settleWithin = (s.deployTimeoutSeconds + s.drainTimeoutSeconds) * 1000 + 120_000;
+  // One boot group's switch takes at most this long; the first group waits for all the others.
+  const perGroup = (s.deployTimeoutSeconds + s.drainTimeoutSeconds + (s.delayBeforeSeconds ?? 0)) * 1000 + 120_000;
+  const settleWithin = perGroup * Math.max(release.groups?.length ?? 1, 1);
+  const blocked = await earlierGroups(release, s.host, settleWithin);
+  if (blocked.length > 0) {
+    await settle(release, s.host, false, 0);
+    throw new Error(
+      `${s.host}: not deployed: ${blocked.join(", ")} of an earlier boot group of ${serviceName(s.service, s.role, s.destination)} failed (see its error); nothing was changed here`,
+    );
+  }
   let switched: { id: string; previous?: string } | undefined;
   const attempt: Attempt = {};
   try {
@@ -400,7 +440,7 @@ async function remove(s: AppHostInputs): Promise<void> {
 
 
 /** Paths whose change alone does not redeploy: recorded in state (and maintenance toggled). */
-const NO_BOOT = ["connection", "delayBeforeSeconds", "maintenance", "secretEnvNames", "owner", "preflight", "lockWaitSeconds"];
+const NO_BOOT = ["connection", "delayBeforeSeconds", "maintenance", "secretEnvNames", "owner", "preflight", "lockWaitSeconds", "bootGroups"];
 
 function needsBoot(changes: Record<string, DiffKind>): boolean {
   return Object.keys(changes).some((p) => !NO_BOOT.some((k) => p === k || p.startsWith(`${k}.`) || p.startsWith(`${k}[`)));
@@ -526,7 +566,9 @@ export const appHostResource: ResourceDef<AppHostInputs> = {
   adjustDiff(changes) {
     // The other hosts of the deploy change with the program's host list, not with this host; how
     // long a deploy waits for the lock changes nothing on the host.
-    return Object.fromEntries(Object.entries(changes).filter(([p]) => p !== "lockWaitSeconds" && p !== "preflight" && !p.startsWith("preflight[") && !p.startsWith("preflight.")));
+    // The role's boot groups change with the program's host list too.
+    const ignored = ["preflight", "bootGroups"];
+    return Object.fromEntries(Object.entries(changes).filter(([p]) => p !== "lockWaitSeconds" && !ignored.some((k) => p === k || p.startsWith(`${k}[`) || p.startsWith(`${k}.`))));
   },
 
   async create(s) {

@@ -85,6 +85,24 @@ describe("component: AppService", function () {
     assert.equal(await value((w2 as any).delayBeforeSeconds), 3);
   });
 
+  it("a role's boot groups are one release: every host gets the groups, no host waits on another of its role", async function () {
+    const deps = new Map<string, string[]>();
+    const record: pulumi.ResourceTransformation = (a) => {
+      const d = a.opts.dependsOn;
+      deps.set(a.name, (Array.isArray(d) ? d : d ? [d] : []).map((r) => (r as any).__name as string));
+      return undefined;
+    };
+    const app = new berth.AppService(
+      "grp",
+      { service: "grp", image: "reg.test/shop:v1", roles: { web: { hosts: ["h1", "h2", "h3"] }, jobs: { hosts: ["h4"], cmd: ["jobs"] } }, boot: { limit: 2 }, ssh },
+      { transformations: [record] },
+    );
+    for (const r of app.hostResources.web) assert.deepEqual(await value((r as any).bootGroups), [["h1", "h2"], ["h3"]]);
+    assert.equal(await value((app.hostResources.jobs[0] as any).bootGroups), undefined, "one group: no bootGroups input");
+    for (const h of ["h1", "h2", "h3"]) assert.deepEqual(deps.get(`grp-web-${h}`), ["grp-proxy"]);
+    assert.deepEqual(deps.get("grp-jobs-h4"), ["grp-proxy", "grp-web-h1", "grp-web-h2", "grp-web-h3"]);
+  });
+
   it("rejects a boolean root proxy before registering any resource", function () {
     assert.throws(
       () => new berth.AppService("bad", { service: "shop", image: "reg.test/shop:v1", hosts: ["h1"], proxy: true as any, ssh }),

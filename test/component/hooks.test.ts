@@ -101,12 +101,16 @@ describe("component: hooks", function () {
     for (const h of ["h1", "h2"]) assert.deepEqual(deps.get(`shop-proxy-${h}`), ["shop-hook-pre-connect", "shop-hook-docker-setup", "shop-hook-pre-deploy", "shop-proxy-hook-pre-proxy-reboot"]);
     assert.deepEqual(deps.get("shop-proxy-hook-post-proxy-reboot"), ["shop-proxy-h1", "shop-proxy-h2"]);
     const before = ["shop-hook-pre-connect", "shop-hook-docker-setup", "shop-hook-pre-deploy", "shop-proxy"];
+    // A role's boot groups are one release, booted in order by the provider (see `bootGroups`): every
+    // pre-app-boot hook of the role runs before it, every post-app-boot hook after it.
     assert.deepEqual(deps.get("shop-hook-pre-app-boot-web-1"), before);
-    assert.deepEqual(deps.get("shop-web-h1"), [...before, "shop-hook-pre-app-boot-web-1"]);
-    assert.deepEqual(deps.get("shop-hook-post-app-boot-web-1"), ["shop-web-h1"]);
-    assert.deepEqual(deps.get("shop-hook-pre-app-boot-web-2"), [...before, "shop-web-h1", "shop-hook-post-app-boot-web-1"]);
-    assert.deepEqual(deps.get("shop-web-h2"), [...before, "shop-web-h1", "shop-hook-post-app-boot-web-1", "shop-hook-pre-app-boot-web-2"]);
-    const primaryDone = ["shop-web-h1", "shop-hook-post-app-boot-web-1", "shop-web-h2", "shop-hook-post-app-boot-web-2"];
+    assert.deepEqual(deps.get("shop-hook-pre-app-boot-web-2"), before);
+    const preWeb = ["shop-hook-pre-app-boot-web-1", "shop-hook-pre-app-boot-web-2"];
+    assert.deepEqual(deps.get("shop-web-h1"), [...before, ...preWeb]);
+    assert.deepEqual(deps.get("shop-web-h2"), [...before, ...preWeb]);
+    assert.deepEqual(deps.get("shop-hook-post-app-boot-web-1"), ["shop-web-h1", "shop-web-h2"]);
+    assert.deepEqual(deps.get("shop-hook-post-app-boot-web-2"), ["shop-web-h1", "shop-web-h2"]);
+    const primaryDone = ["shop-web-h1", "shop-web-h2", "shop-hook-post-app-boot-web-1", "shop-hook-post-app-boot-web-2"];
     assert.deepEqual(deps.get("shop-hook-pre-app-boot-jobs-1"), [...before, ...primaryDone]);
     assert.deepEqual(deps.get("shop-jobs-h3"), [...before, ...primaryDone, "shop-hook-pre-app-boot-jobs-1"]);
     assert.deepEqual(deps.get("shop-hook-post-deploy"), [...primaryDone, "shop-jobs-h3", "shop-hook-post-app-boot-jobs-1"]);

@@ -128,3 +128,72 @@ describe("real: faults stop a deploy before it changes anything", function () {
     for (const h of l.hosts) assert.equal((await get(h.address, `${service}.test`)).body.trim(), "version f4", h.address);
   });
 });
+
+describe("real: one version across boot groups", function () {
+  let l: Lab;
+  let b: TestBackend;
+  let s: Stack;
+  const service = `grp${randomBytes(2).toString("hex")}`;
+  let version = "g1";
+  let sickHost = false;
+  const images: Record<string, string> = {};
+
+  before(async function () {
+    l = lab();
+    b = await backend("berth-groups-");
+    for (const v of ["g1", "g2", "g3"]) images[v] = appImage(l, v);
+    s = await LocalWorkspace.createOrSelectStack(
+      {
+        stackName: "staging",
+        projectName: "berth-real-groups",
+        program: async () => {
+          new AppService("app", {
+            service,
+            image: images[version],
+            // One host per boot group: host 1 boots first, host 2 (sick when asked) second.
+            hosts: [l.hosts[0].address, { host: l.hosts[1].address, tags: ["sick"] }],
+            boot: { limit: 1, waitSeconds: 1 },
+            env: { tags: { sick: { clear: sickHost ? { BERTH_FAIL_HEALTH: "1" } : {} } } },
+            proxy: { hosts: [`${service}.test`], healthcheck: { intervalSeconds: 1 } },
+            deployTimeoutSeconds: 15,
+            drainTimeoutSeconds: 1,
+            ssh: labSsh(l),
+          });
+        },
+      },
+      { pulumiCommand: b.pulumi, envVars: b.envVars, secretsProvider: "passphrase" },
+    );
+  });
+
+  after(async function () {
+    await s?.destroy().catch(() => undefined);
+  });
+
+  it("a health check failing in the second boot group switches the first group back: up fails naming both; 0 failed requests; the next up converges", async function () {
+    assert.equal((await s.up()).summary.result, "succeeded");
+    for (const h of l.hosts) assert.equal((await get(h.address, `${service}.test`)).body.trim(), "version g1", h.address);
+    const load = startLoad(l.hosts.map((h) => ({ address: h.address, host: `${service}.test` })), 40);
+    version = "g2";
+    sickHost = true;
+    let message = "";
+    try {
+      await s.up();
+    } catch (e) {
+      message = (e as Error).message;
+    }
+    const counts = await load.stop();
+    const [h1, h2] = l.hosts.map((h) => h.address.replace(/\./g, "\\."));
+    assert.match(message, new RegExp(`${h2}: kamal-proxy deploy of ${service}-web-staging-g2 \\(the previous version keeps serving\\) failed`));
+    assert.match(message, new RegExp(`${h1}: ${service}-web-staging switched back to its previous version because ${h2} failed`));
+    assert.equal(counts.failed, 0, JSON.stringify(counts));
+    // Host 1 (the first group) had switched to g2 before host 2 booted: its audit log says so.
+    const audit = sshRun(l, l.hosts[0].address, `cat .kamal/${service}-staging-audit.log`);
+    assert.match(audit, /Booted app version g2/);
+    assert.match(audit, /Switched back from app version g2/);
+    for (const h of l.hosts) assert.equal((await get(h.address, `${service}.test`)).body.trim(), "version g1", h.address);
+    sickHost = false;
+    version = "g3";
+    assert.equal((await s.up()).summary.result, "succeeded");
+    for (const h of l.hosts) assert.equal((await get(h.address, `${service}.test`)).body.trim(), "version g3", h.address);
+  });
+});
