@@ -9,7 +9,7 @@
  * on the old version (Kamal's barrier).
  */
 import * as pulumi from "@pulumi/pulumi";
-import { type AppArgs, bootGroups, imageLocalRegistryPort, normalizeApp, primaryOf, proxiedRole } from "../config/app";
+import { type AppArgs, bootGroups, normalizeApp, primaryOf, proxiedRole } from "../config/app";
 import { localRegistryPort } from "../config/registry";
 import type { ProxyArgs } from "../config/proxy";
 import { appHostSecrets, appHostSpec, type ProxyRef } from "../config/app-host";
@@ -245,7 +245,9 @@ export class AppService extends pulumi.ComponentResource {
                 ...specFields(pulumi.all([cfg, via]).apply(([c, v]) => appHostSpec(c, role, host, v ?? c.proxyRun))),
                 version: release.apply((r) => r.version),
                 image: release.apply((r) => r.image),
-                localRegistryPort: release.apply((r) => imageLocalRegistryPort(r.image)),
+                // From the settings, not the image: a new build's image is unknown at preview, and the
+                // provider also finds a local registry in the image reference itself.
+                localRegistryPort: cfg.apply((c) => localRegistryPort(c.registry?.server)),
                 owner: `${pulumi.getProject()}/${pulumi.getStack()}`,
                 preflight: pulumi.secret(cfg.apply((c) => everyHost.map((h) => connectionFor(c.ssh, h)))),
                 connection: pulumi.secret(cfg.apply((c) => connectionFor(c.ssh, host))),

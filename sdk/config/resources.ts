@@ -31,7 +31,7 @@ const localRegistryPortField = z
   .min(1)
   .max(65535)
   .describe(
-    "The port of the local registry on the deploying machine (the image is on `localhost:<port>` or `127.0.0.1:<port>`): the pull runs through an SSH reverse tunnel from the host's 127.0.0.1:<port> to the deploying machine's 127.0.0.1:<port>, open for the pull only.",
+    "The port of the local registry on the deploying machine (the image is on `localhost:<port>` or `127.0.0.1:<port>`): the pull runs through an SSH reverse tunnel from the host's 127.0.0.1:<port> to the deploying machine's 127.0.0.1:<port>, open for the pull only. Absent: the provider still tunnels when the image reference itself is on `localhost:<port>`.",
   )
   .optional();
 

@@ -14,7 +14,7 @@
  * container, the env file's variables, and kamal-proxy's route (hosts, paths, TLS, maintenance).
  */
 import { randomBytes } from "node:crypto";
-import { type AppArgs, normalizeApp } from "../config/app";
+import { type AppArgs, imageLocalRegistryPort, normalizeApp } from "../config/app";
 import { appHostSecrets, appHostSpec } from "../config/app-host";
 import { appHostSchema, type AppHostInputs } from "../config/resources";
 import { normalizeSsh } from "../config/ssh";
@@ -317,8 +317,9 @@ async function switchTo(s: AppHostInputs, attempt: Attempt = {}): Promise<{ id: 
     await run(c, `docker login ${s.registry.server}`, line(loginArgv(s.registry.server, s.registry.username)), { stdin: s.secrets.registryPassword });
   }
   const retained = (await exec(c, containerExistsScript(name))).code === 0;
-  await say(s, retained ? `reusing the retained image of ${s.version}` : `pulling ${s.image}${viaTunnel(s.localRegistryPort)}`);
-  await pullThrough(c, s.localRegistryPort, `pulling ${s.image}`, pullScript(s.image, retained), presentScript(s.image, retained));
+  const tunnelPort = s.localRegistryPort ?? imageLocalRegistryPort(s.image);
+  await say(s, retained ? `reusing the retained image of ${s.version}` : `pulling ${s.image}${viaTunnel(tunnelPort)}`);
+  await pullThrough(c, tunnelPort, `pulling ${s.image}`, pullScript(s.image, retained), presentScript(s.image, retained));
   const home = await prepareAssets(s);
 
   await say(s, `starting ${name}`);
