@@ -10,6 +10,30 @@ import { LocalWorkspace, PulumiCommand, Stack } from "@pulumi/pulumi/automation"
 
 export const REPO = path.resolve(__dirname, "../../..");
 
+/**
+ * The Automation API's inline programs (the program runs in this test process and talks gRPC to a
+ * fresh engine for each operation) now and then fail before Berth is even reached, with the
+ * program's own call to the engine refused: `14 UNAVAILABLE: No connection established. Last
+ * error: null` (seen about once in two full real-tier runs, always at the program's first call).
+ * That is a transport failure of the test harness, not a result of Berth: an inline operation
+ * that fails with exactly it is run once more, and says so. Local programs (their own process)
+ * never retry; any other failure is never retried. Not a fix of the cause, which is not found yet.
+ */
+const INLINE_TRANSPORT_FLAKE = /14 UNAVAILABLE: No connection established/;
+for (const op of ["up", "preview", "refresh", "destroy"] as const) {
+  const original = Stack.prototype[op] as (...a: unknown[]) => Promise<unknown>;
+  (Stack.prototype as unknown as Record<string, unknown>)[op] = async function (this: Stack, ...a: unknown[]) {
+    try {
+      return await original.apply(this, a);
+    } catch (e) {
+      const inline = (this.workspace as { program?: unknown }).program !== undefined;
+      if (!inline || !INLINE_TRANSPORT_FLAKE.test(String((e as Error)?.message ?? e))) throw e;
+      process.stderr.write(`[berth real tier] ${op} of stack ${this.name}: the inline program lost its engine connection (14 UNAVAILABLE); running it once more\n`);
+      return await original.apply(this, a);
+    }
+  };
+}
+
 /** The directory holding the built `pulumi` (its parent is the PulumiCommand root). */
 export function pulumiBinDir(): string {
   let bin: string;
