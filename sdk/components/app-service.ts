@@ -224,7 +224,6 @@ export class AppService extends pulumi.ComponentResource {
         : undefined);
 
     this.hostResources = {};
-    let primaryResources: AppHost[] = [];
     // A role's boot groups are one release: the provider boots them group after group (`bootGroups`)
     // and switches every group back when a later one fails, so the role's hosts are not chained here.
     // Its pre-app-boot hooks run before the role, its post-app-boot hooks after it; the other roles
@@ -269,7 +268,6 @@ export class AppService extends pulumi.ComponentResource {
       this.hostResources[role] = resources;
       allDone.push(...roleDone);
       if (role === primary) {
-        primaryResources = resources;
         primaryDone = roleDone;
       }
     }

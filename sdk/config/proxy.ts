@@ -8,7 +8,6 @@
 import { isIP } from "node:net";
 import { z } from "zod";
 import {
-  dict,
   either,
   evenWithFieldErrors,
   evenWithItemErrors,
