@@ -7,32 +7,29 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { execFileSync } from "node:child_process";
 import { LocalWorkspace, PulumiCommand, Stack } from "@pulumi/pulumi/automation";
+import * as settings from "@pulumi/pulumi/runtime/settings";
 
 export const REPO = path.resolve(__dirname, "../../..");
 
 /**
- * The Automation API's inline programs (the program runs in this test process and talks gRPC to a
- * fresh engine for each operation) now and then fail before Berth is even reached, with the
- * program's own call to the engine refused: `14 UNAVAILABLE: No connection established. Last
- * error: null` (seen about once in two full real-tier runs, always at the program's first call).
- * That is a transport failure of the test harness, not a result of Berth: an inline operation
- * that fails with exactly it is run once more, and says so. Local programs (their own process)
- * never retry; any other failure is never retried. Not a fix of the cause, which is not found yet.
+ * The cause of the real tier's `14 UNAVAILABLE: No connection established. Last error: null`
+ * (an inline program's first call to a fresh engine refused, about once in two full runs):
+ * `@pulumi/pulumi` opens a gRPC client to each inline operation's engine and never closes it
+ * (`disconnectSync` closes only the process-wide client, not the run's own `settings.monitor` and
+ * `settings.engine`), and grpc-js shares its connections ("subchannels") across all clients of one
+ * process by address. When a later engine listens on a port an earlier, finished one had (the
+ * kernel hands out ephemeral ports again; a run has hundreds of operations), the new client is
+ * given the old client's connection, still backing off after the first engine went away, and its
+ * first call fails at once. `test/real/engine.test.ts` shows both halves. Giving every client
+ * its own connection pool (`grpc.use_local_subchannel_pool`) removes the sharing; the SDK reads its
+ * client options from this object when it creates each client.
  */
-const INLINE_TRANSPORT_FLAKE = /14 UNAVAILABLE: No connection established/;
-for (const op of ["up", "preview", "refresh", "destroy"] as const) {
-  const original = Stack.prototype[op] as (...a: unknown[]) => Promise<unknown>;
-  (Stack.prototype as unknown as Record<string, unknown>)[op] = async function (this: Stack, ...a: unknown[]) {
-    try {
-      return await original.apply(this, a);
-    } catch (e) {
-      const inline = (this.workspace as { program?: unknown }).program !== undefined;
-      if (!inline || !INLINE_TRANSPORT_FLAKE.test(String((e as Error)?.message ?? e))) throw e;
-      process.stderr.write(`[berth real tier] ${op} of stack ${this.name}: the inline program lost its engine connection (14 UNAVAILABLE); running it once more\n`);
-      return await original.apply(this, a);
-    }
-  };
-}
+export const inlineClientOptions: Record<string, unknown> = (() => {
+  const o = (settings as unknown as { grpcClientOptions?: Record<string, unknown> }).grpcClientOptions;
+  if (!o) throw new Error("@pulumi/pulumi/runtime/settings no longer exports grpcClientOptions: see test/helpers/engine.ts");
+  o["grpc.use_local_subchannel_pool"] = 1;
+  return o;
+})();
 
 /** The directory holding the built `pulumi` (its parent is the PulumiCommand root). */
 export function pulumiBinDir(): string {

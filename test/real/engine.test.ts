@@ -81,3 +81,62 @@ describe("real: the Pulumi engine", function () {
     }
   });
 });
+
+/**
+ * The cause of the real tier's old `14 UNAVAILABLE: No connection established` (see
+ * test/helpers/engine.ts): a gRPC client left open to a finished engine makes a later client to a
+ * new engine on the same port fail at once, unless each client has its own connection pool, as the
+ * harness now gives the SDK's clients.
+ */
+describe("real tier harness: inline programs' gRPC clients", function () {
+  // The copy of grpc-js the SDK itself uses.
+  const grpc = require(require.resolve("@grpc/grpc-js", { paths: [path.dirname(require.resolve("@pulumi/pulumi"))] })) as typeof import("@grpc/grpc-js");
+  const codec = { serialize: (x: string) => Buffer.from(x), deserialize: (b: Buffer) => b.toString() };
+  const def = { ping: { path: "/berth.test/Ping", requestStream: false, responseStream: false, requestSerialize: codec.serialize, requestDeserialize: codec.deserialize, responseSerialize: codec.serialize, responseDeserialize: codec.deserialize } };
+  const Client = grpc.makeGenericClientConstructor(def, "Ping");
+  const servers: import("@grpc/grpc-js").Server[] = [];
+  const clients: import("@grpc/grpc-js").Client[] = [];
+
+  const serve = (port: number) =>
+    new Promise<number>((resolve, reject) => {
+      const s = new grpc.Server();
+      s.addService(def, { ping: (_call: unknown, cb: (e: null, r: string) => void) => cb(null, "pong") });
+      s.bindAsync(`127.0.0.1:${port}`, grpc.ServerCredentials.createInsecure(), (e, p) => (e ? reject(e) : resolve(p)));
+      servers.push(s);
+    });
+  const ping = (c: import("@grpc/grpc-js").Client) =>
+    new Promise<string>((resolve) => (c as unknown as { ping: (x: string, cb: (e: Error | null, r?: string) => void) => void }).ping("x", (e, r) => resolve(e ? e.message : String(r))));
+  const client = (port: number, options: Record<string, unknown>) => {
+    const c = new Client(`127.0.0.1:${port}`, grpc.credentials.createInsecure(), options);
+    clients.push(c);
+    return c;
+  };
+
+  /** Engine 1 answers, goes away with its client left open; engine 2 takes its port; a new client's first call. */
+  async function secondEngineOnSamePort(options: Record<string, unknown>): Promise<string> {
+    const port = await serve(0);
+    const first = client(port, options);
+    assert.equal(await ping(first), "pong");
+    servers[servers.length - 1].forceShutdown();
+    assert.match(await ping(first), /14 UNAVAILABLE/); // the leaked client now backs off
+    await serve(port);
+    return ping(client(port, options));
+  }
+
+  after(function () {
+    for (const c of clients) c.close();
+    for (const s of servers) s.forceShutdown();
+  });
+
+  it("with grpc-js's shared pool, the new client's first call fails: the old flake", async function () {
+    assert.match(await secondEngineOnSamePort({}), /14 UNAVAILABLE: No connection established/);
+  });
+
+  it("with the options the harness gives the SDK's clients, it succeeds", async function () {
+    const { inlineClientOptions } = await import("../helpers/engine");
+    assert.equal(inlineClientOptions["grpc.use_local_subchannel_pool"], 1);
+    const settings = require("@pulumi/pulumi/runtime/settings") as { grpcClientOptions: Record<string, unknown> };
+    assert.equal(settings.grpcClientOptions, inlineClientOptions, "the SDK creates its clients with this object");
+    assert.equal(await secondEngineOnSamePort(inlineClientOptions), "pong");
+  });
+});
