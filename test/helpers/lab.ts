@@ -67,6 +67,23 @@ export function sshRun(l: Lab, host: string, command: string): string {
   );
 }
 
+/**
+ * What a host's proxy and containers look like now, for a failed assertion's message: kamal-proxy's
+ * routes, the containers (with their start times) and kamal-proxy's last log lines.
+ */
+export function hostReport(l: Lab, host: string): string {
+  const script = [
+    "echo '--- kamal-proxy list'; docker exec kamal-proxy kamal-proxy list 2>&1",
+    "echo '--- docker ps -a'; docker ps -a --format '{{.Names}} {{.Status}} (created {{.CreatedAt}})' 2>&1",
+    "echo '--- kamal-proxy logs (last 15)'; docker logs --tail 15 kamal-proxy 2>&1",
+  ].join("; ");
+  try {
+    return `\n${host} now:\n${sshRun(l, host, script).replace(/\x1b\[[0-9;]*m/g, "")}`;
+  } catch (e) {
+    return `\n${host}: could not be inspected: ${(e as Error).message}`;
+  }
+}
+
 /** GET http://<address>:<port><path> with a Host header; resolves status and body. */
 export function get(address: string, hostHeader: string, urlPath = "/", port = 80, timeoutMs = 5000): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {

@@ -20,7 +20,7 @@ import { lockDir } from "../../sdk/commands/lock";
 import { parseProxyList, proxyListArgv, proxyOwnerFile } from "../../sdk/commands/proxy";
 import { line } from "../../sdk/commands/shell";
 import { backend, TestBackend } from "../helpers/engine";
-import { appImage, get, Lab, lab, labSsh, sshRun, startLoad } from "../helpers/lab";
+import { appImage, get, hostReport, Lab, lab, labSsh, sshRun, startLoad } from "../helpers/lab";
 
 const ROUNDS = 10;
 /** The longest one `up` (or `destroy`) may take before the test fails. */
@@ -112,7 +112,10 @@ describe("real: two stacks claiming one destination, run concurrently 10 times",
 
   it("the owner deploys every round; the other stack is refused every time naming it; 0 failed requests; its destroy touches nothing of the owner", async function () {
     assert.equal(await upOutcome("alpha"), "", "the first deploy of alpha");
-    for (const h of l.hosts) assert.equal((await get(h.address, hostHeader)).body.trim(), "version r0", h.address);
+    for (const h of l.hosts) {
+      const body = (await get(h.address, hostHeader)).body.trim();
+      if (body !== "version r0") assert.fail(`${h.address} answers ${JSON.stringify(body.slice(0, 80))}, not "version r0", after alpha's first up${hostReport(l, h.address)}`);
+    }
 
     const load = startLoad(l.hosts.map((h) => ({ address: h.address, host: hostHeader })), 40, Math.ceil((ROUNDS * 2 * OP_TIMEOUT_MS) / 1000));
     const refusals: string[] = [];
@@ -128,7 +131,8 @@ describe("real: two stacks claiming one destination, run concurrently 10 times",
         refusals.push(beta);
         const now = containers();
         for (const [i, h] of l.hosts.entries()) {
-          assert.equal((await get(h.address, hostHeader)).body.trim(), `version r${round}`, `round ${round}, ${h.address}`);
+          const body = (await get(h.address, hostHeader)).body.trim();
+          if (body !== `version r${round}`) assert.fail(`round ${round}: ${h.address} answers ${JSON.stringify(body.slice(0, 80))}, not "version r${round}"${hostReport(l, h.address)}`);
           assert.ok(now[i].some((c) => c.endsWith(`${svc}-r${round} running`)), `round ${round}, ${h.address}: ${now[i].join(" | ")}`);
           assert.ok(!now[i].some((c) => / \S+-b\d+ /.test(c)), `round ${round}, ${h.address}: a container of beta: ${now[i].join(" | ")}`);
           assert.equal(now[i].filter((c) => c.endsWith(" running")).length, 1, `round ${round}, ${h.address}: ${now[i].join(" | ")}`);
