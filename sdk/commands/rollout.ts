@@ -45,12 +45,19 @@ export function containerExistsScript(name: string): string {
   return `[ -n "$(${line(containerIdArgv(name))})" ]`;
 }
 
+/** The text every `startScript(…, suffix)` carries, so the shell running it can be found on the host. */
+const startMarker = (suffix: string) => `berth-start-${suffix}`;
+
 /**
  * Starts the new container: an existing container of the same name is renamed out of the way
  * first (`<name>_replaced_<hex>`, as Kamal does), then `run` runs; prints the new container's id.
+ * Its first line is a no-op naming `startMarker(suffix)`: the shell running the script has it in
+ * its command line, which `startWaitScript` looks for.
  */
 export function startScript(name: string, run: Argv, suffix: string): string {
+  if (!/^[0-9a-f]+$/.test(suffix)) throw new Error(`startScript: suffix must be hex; got ${JSON.stringify(suffix)}`);
   return [
+    `: ${startMarker(suffix)}`,
     `if ${containerExistsScript(name)}; then ${line(docker("rename", name, `${name}_replaced_${suffix}`))}; fi`,
     `${line(run)} >/dev/null`,
     line(containerIdArgv(name)),
@@ -60,6 +67,28 @@ export function startScript(name: string, run: Argv, suffix: string): string {
 /** `docker logs --tail N <name>` with stderr folded in, never failing. */
 export function logsScript(name: string, lines = 30): string {
   return `${line(docker("logs", "--tail", String(lines), name))} 2>&1 || true`;
+}
+
+/**
+ * Waits until no process on the host runs `startScript(…, suffix)` (its command line holds the
+ * marker), for at most `timeoutSeconds`; exits 1 if one still runs then. When the SSH connection
+ * is lost, the shell running the start and its `docker run` go on without it (an exec channel has
+ * no terminal to hang up), and may create and start the container after Berth reconnected: it is
+ * stopped only once they ended. Reads /proc; the marker is put together at run time, so this
+ * script's own command line never matches it.
+ */
+export function startWaitScript(suffix: string, timeoutSeconds: number): string {
+  if (!/^[0-9a-f]+$/.test(suffix)) throw new Error(`startWaitScript: suffix must be hex; got ${JSON.stringify(suffix)}`);
+  const [head, tail] = [startMarker(suffix).slice(0, -suffix.length), suffix];
+  return [
+    `m=${head}; m="\${m}${tail}"; i=0`,
+    "while :; do",
+    "  found=",
+    '  for f in /proc/[0-9]*/cmdline; do c=$(tr "\\000" " " < "$f" 2>/dev/null) || continue; case $c in *"$m"*) found=1; break ;; esac; done',
+    '  [ -z "$found" ] && exit 0',
+    `  i=$((i + 1)); if [ "$i" -ge ${Math.max(1, Math.ceil(timeoutSeconds))} ]; then exit 1; fi; sleep 1`,
+    "done",
+  ].join("\n");
 }
 
 /** Stops and keeps the container: the failed new version after an unhealthy deploy. */

@@ -40,6 +40,7 @@ import {
   startScript,
   stopNewScript,
   stopStartedScript,
+  startWaitScript,
   tolerateScript,
   writeSecretFileScript,
 } from "../commands/rollout";
@@ -285,6 +286,11 @@ async function undoAfterLostConnection(s: AppHostInputs, a: Attempt, lost: Conne
       } else {
         done.push("the route still pointed at the previous version");
       }
+    }
+    if (!a.started.id) {
+      // The start's shell and its `docker run` go on without the connection: wait for them to end,
+      // or the container they start afterwards would outlive this undo.
+      await run(c, `waiting for the start of ${a.started.name} to end`, startWaitScript(a.started.suffix, s.deployTimeoutSeconds + 60));
     }
     const stop = a.started.id ? stopNewScript(a.started.id) : stopStartedScript(a.started.name, a.started.suffix, a.started.existedBefore);
     await run(c, `stopping ${a.started.name}`, stop);

@@ -44,7 +44,11 @@ function bigAppImage(l: Lab, repo: string, version: string): string {
  * travel base64-encoded and reach awk through its environment, so neither this script nor awk ever
  * matches itself. Resolves once the watcher runs; `stop()` ends it and resolves with what it killed.
  */
-async function killSessionWhen(l: Lab, host: string, a: string, b: string, timeoutSeconds = 240): Promise<{ result: Promise<string>; stop(): Promise<string> }> {
+async function killSessionWhen(l: Lab, host: string, a: string, b: string, timeoutSeconds = 240, holdSeconds = 0): Promise<{ result: Promise<string>; stop(): Promise<string> }> {
+  // With `holdSeconds`, the matched process is frozen (SIGSTOP) before its session is killed and
+  // thawed that long after: it then certainly goes on after Berth has reconnected.
+  const freeze = holdSeconds > 0 ? 'kill -STOP "$pid"; ' : "";
+  const thaw = holdSeconds > 0 ? `(sleep ${holdSeconds}; kill -CONT "$pid") </dev/null >/dev/null 2>&1 & ` : "";
   const b64 = (t: string) => Buffer.from(t).toString("base64");
   const script = [
     `A=$(printf %s ${b64(a)} | base64 -d); B=$(printf %s ${b64(b)} | base64 -d); export A B`,
@@ -52,14 +56,15 @@ async function killSessionWhen(l: Lab, host: string, a: string, b: string, timeo
     `me=$(readlink /proc/$$/ns/mnt); end=$(($(date +%s) + ${timeoutSeconds})); echo watching`,
     // Ends with its own session ($PPID, the sshd serving this watcher) as well: `stop()` closes it.
     `while [ "$(date +%s)" -lt "$end" ] && kill -0 $PPID 2>/dev/null; do`,
-    `  for pid in $(ps -eo pid=,args= | awk 'index($0, ENVIRON["A"]) && index($0, ENVIRON["B"]) { print $1 }'); do`,
+    // With a hold, only a process whose command line starts with `a` (the command itself, not the shell running it).
+    `  for pid in $(ps -eo pid=,args= | awk '{ c = $0; sub(/^ *[0-9]+ /, "", c) } index(c, ENVIRON["A"]) && index(c, ENVIRON["B"]) && (${holdSeconds > 0 ? 1 : 0} == 0 || index(c, ENVIRON["A"]) == 1) { print $1 }'); do`,
     `    [ "$(readlink "/proc/$pid/ns/mnt" 2>/dev/null)" = "$me" ] || continue`,
     `    p=$pid`,
     `    while [ -n "$p" ] && [ "$p" -gt 1 ]; do`,
     `      args=$(tr '\\0' ' ' <"/proc/$p/cmdline" 2>/dev/null)`,
     `      # Still running (not exited, not a zombie), else its exit status may already be on its way.
       case $(awk '{ print $3 }' "/proc/$pid/stat" 2>/dev/null) in "" | Z) continue 2 ;; esac
-      case $args in "sshd: "*) kill -9 "$p" && echo "killed $p ($args) running: $(tr '\\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | cut -c1-300)"; exit 0 ;; esac`,
+      case $args in "sshd: "*) ${freeze}kill -9 "$p" && echo "killed $p ($args) running: $(tr '\\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | cut -c1-300)"; ${thaw}exit 0 ;; esac`,
     `      p=$(awk '/^PPid:/ { print $2 }' "/proc/$p/status" 2>/dev/null)`,
     `    done`,
     `  done`,
@@ -212,12 +217,15 @@ describe("real: a fault at each step of a 2-host rollout under load", function (
     await converges("s2");
   });
 
-  it("the SSH session killed during `docker run`: the new container is stopped after reconnecting; host 1 switches back; 0 failed requests", async function () {
+  it("the SSH session killed during `docker run`, which then goes on: Berth waits for it to end, stops the new container; host 1 switches back; 0 failed requests", async function () {
     this.timeout(10 * 60_000);
-    const killer = await killSessionWhen(l, fault.address, "docker run", `--name ${svc}-s3`);
+    // The `docker run` goes on 5 s after its session died, well after Berth reconnected to undo it.
+    const killer = await killSessionWhen(l, fault.address, "docker run", `--name ${svc}-s3`, 240, 5);
     const { message, counts } = await failingUp("s3");
     const killed = await killer.stop();
-    assert.match(killed, /^killed \d+ \(sshd: /m, killed);
+    assert.match(killed, /^killed \d+ \(sshd: [^\n]*\) running: docker run /m, killed);
+    // Past the thaw (had the up not waited for the start, its container would start now).
+    await new Promise((r) => setTimeout(r, 7000));
     assert.match(message, lostOn(`starting ${svc}-s3`));
     assert.match(message, new RegExp(`${esc(fault.address)}: reconnected and undid the switch: stopped ${esc(svc)}-s3`));
     await switchedBack(message, counts, "s2", "s3");

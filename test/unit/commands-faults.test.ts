@@ -3,12 +3,12 @@
  * exact text, and the wait script run through a real shell against a stand-in `docker top`.
  */
 import * as assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { proxyDeployWaitScript } from "../../sdk/commands/proxy";
-import { stopStartedScript } from "../../sdk/commands/rollout";
+import { startScript, startWaitScript, stopStartedScript } from "../../sdk/commands/rollout";
 
 describe("commands: undoing a switch after a lost connection", function () {
   it("waits for an orphaned `kamal-proxy deploy` of exactly this service in the proxy container, bounded", function () {
@@ -62,6 +62,34 @@ describe("commands: undoing a switch after a lost connection", function () {
       assert.ok(stuck.seconds >= 2 && stuck.seconds < 5, `${stuck.seconds} s`);
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("in a real shell: the wait for an orphaned start ends when its shell ends, never matches itself, and gives up after its bound", function () {
+    this.timeout(20_000);
+    assert.throws(() => startWaitScript("ab;rm", 5), /suffix must be hex/);
+    // A start script whose connection was lost: its shell still runs (here: sleeps where `docker run` would run).
+    const orphan = (suffix: string, seconds: number) =>
+      spawn("bash", ["-c", startScript("shop-web-production-v1", ["sleep", String(seconds)], suffix).split("\n").filter((l) => !l.includes("docker")).join("\n") + "\ntrue"], { stdio: "ignore", detached: true });
+    const wait = (suffix: string, bound: number) => {
+      const t0 = Date.now();
+      const r = spawnSync("sh", ["-c", startWaitScript(suffix, bound)]);
+      return { code: r.status, seconds: (Date.now() - t0) / 1000 };
+    };
+    const none = wait("0123456789abcdef", 5);
+    assert.equal(none.code, 0);
+    assert.ok(none.seconds < 1, `no start running: no wait (${none.seconds} s)`);
+    const short = orphan("00aa00aa00aa00aa", 2);
+    const other = orphan("00bb00bb00bb00bb", 8);
+    try {
+      const ended = wait("00aa00aa00aa00aa", 6);
+      assert.equal(ended.code, 0);
+      assert.ok(ended.seconds >= 1 && ended.seconds < 4, `waited for the start to end: about 2 s (${ended.seconds} s)`);
+      const stuck = wait("00bb00bb00bb00bb", 2);
+      assert.equal(stuck.code, 1, "still running after the bound");
+      assert.ok(stuck.seconds >= 0.9 && stuck.seconds < 4, `${stuck.seconds} s`);
+    } finally {
+      for (const p of [short, other]) if (p.pid) try { process.kill(-p.pid, "SIGKILL"); } catch { /* ended */ }
     }
   });
 });

@@ -22,6 +22,7 @@ describe("commands: rollout scripts", function () {
     assert.equal(
       startScript("shop-web-staging-v1", ["docker", "run", "--name", "shop-web-staging-v1", "img"], "00ff"),
       [
+        ": berth-start-00ff",
         "if [ -n \"$(docker container ls --all --filter 'name=^shop-web-staging-v1$' --quiet)\" ]; then docker rename shop-web-staging-v1 shop-web-staging-v1_replaced_00ff; fi",
         "docker run --name shop-web-staging-v1 img >/dev/null",
         "docker container ls --all --filter 'name=^shop-web-staging-v1$' --quiet",
