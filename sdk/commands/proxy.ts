@@ -3,7 +3,7 @@
  * commands (deploy, remove, maintenance) run inside it with `docker exec`. Pure: no I/O.
  */
 import { type ProxyRunConfig, type RoleProxyConfig, proxyRunDefaults } from "../config/proxy";
-import { type Argv, line, orElse, quote } from "./shell";
+import { type Argv, line, orElse, quote, waitWhileScript } from "./shell";
 import { docker, optionize } from "./docker";
 
 /** Where kamal-proxy keeps its state and certificates, inside its container. */
@@ -193,7 +193,7 @@ export function proxyListArgv(container: string = proxyRunDefaults.containerName
  */
 export function proxyDeployWaitScript(service: string, timeoutSeconds: number, container: string = proxyRunDefaults.containerName): string {
   const running = `${line(docker("top", container))} 2>/dev/null | grep -F -q -e ${quote(`kamal-proxy deploy ${service} `)}`;
-  return `i=0; while ${running}; do i=$((i + 1)); if [ "$i" -ge ${Math.max(1, Math.ceil(timeoutSeconds))} ]; then exit 1; fi; sleep 1; done`;
+  return waitWhileScript(running, timeoutSeconds);
 }
 
 /** One route in `kamal-proxy list`. */

@@ -4,7 +4,7 @@
  */
 import { containerIdArgv, listContainersArgv, pullArgv } from "./app";
 import { docker } from "./docker";
-import { type Argv, chain, line, orElse, pipe, quote, render } from "./shell";
+import { type Argv, chain, line, orElse, pipe, quote, render, waitWhileScript } from "./shell";
 
 /** Kamal's labels of one role's containers. */
 export interface RoleFilter {
@@ -48,6 +48,11 @@ export function containerExistsScript(name: string): string {
 /** The text every `startScript(…, suffix)` carries, so the shell running it can be found on the host. */
 const startMarker = (suffix: string) => `berth-start-${suffix}`;
 
+/** A start's suffix goes into a container name and a script unquoted: hex only. */
+function checkSuffix(fn: string, suffix: string): void {
+  if (!/^[0-9a-f]+$/.test(suffix)) throw new Error(`${fn}: suffix must be hex; got ${JSON.stringify(suffix)}`);
+}
+
 /**
  * Starts the new container: an existing container of the same name is renamed out of the way
  * first (`<name>_replaced_<hex>`, as Kamal does), then `run` runs; prints the new container's id.
@@ -55,7 +60,7 @@ const startMarker = (suffix: string) => `berth-start-${suffix}`;
  * its command line, which `startWaitScript` looks for.
  */
 export function startScript(name: string, run: Argv, suffix: string): string {
-  if (!/^[0-9a-f]+$/.test(suffix)) throw new Error(`startScript: suffix must be hex; got ${JSON.stringify(suffix)}`);
+  checkSuffix("startScript", suffix);
   return [
     `: ${startMarker(suffix)}`,
     `if ${containerExistsScript(name)}; then ${line(docker("rename", name, `${name}_replaced_${suffix}`))}; fi`,
@@ -78,17 +83,11 @@ export function logsScript(name: string, lines = 30): string {
  * script's own command line never matches it.
  */
 export function startWaitScript(suffix: string, timeoutSeconds: number): string {
-  if (!/^[0-9a-f]+$/.test(suffix)) throw new Error(`startWaitScript: suffix must be hex; got ${JSON.stringify(suffix)}`);
+  checkSuffix("startWaitScript", suffix);
   const [head, tail] = [startMarker(suffix).slice(0, -suffix.length), suffix];
-  return [
-    `m=${head}; m="\${m}${tail}"; i=0`,
-    "while :; do",
-    "  found=",
-    '  for f in /proc/[0-9]*/cmdline; do c=$(tr "\\000" " " < "$f" 2>/dev/null) || continue; case $c in *"$m"*) found=1; break ;; esac; done',
-    '  [ -z "$found" ] && exit 0',
-    `  i=$((i + 1)); if [ "$i" -ge ${Math.max(1, Math.ceil(timeoutSeconds))} ]; then exit 1; fi; sleep 1`,
-    "done",
-  ].join("\n");
+  const running =
+    'for f in /proc/[0-9]*/cmdline; do c=$(tr "\\000" " " < "$f" 2>/dev/null) || continue; case $c in *"$m"*) return 0 ;; esac; done; return 1';
+  return [`m=${head}; m="\${m}${tail}"`, `running() { ${running}; }`, waitWhileScript("running", timeoutSeconds)].join("\n");
 }
 
 /** Stops and keeps the container: the failed new version after an unhealthy deploy. */

@@ -52,3 +52,11 @@ export function render(c: Argv | string): string {
 export function script(...lines: (Argv | string)[]): string {
   return ["set -eu", ...lines.map(render)].join("\n");
 }
+
+/**
+ * Waits while `condition` (a shell command) succeeds, checking once a second, for at most
+ * `timeoutSeconds` (rounded up, at least 1): exits 0 once it fails, 1 if it still holds then.
+ */
+export function waitWhileScript(condition: string, timeoutSeconds: number): string {
+  return `i=0; while ${condition}; do i=$((i + 1)); if [ "$i" -ge ${Math.max(1, Math.ceil(timeoutSeconds))} ]; then exit 1; fi; sleep 1; done`;
+}
