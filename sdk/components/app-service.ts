@@ -9,7 +9,7 @@
  * on the old version (Kamal's barrier).
  */
 import * as pulumi from "@pulumi/pulumi";
-import { type AppArgs, bootGroups, normalizeApp, primaryOf, proxiedRole } from "../config/app";
+import { type AppArgs, bootGroups, normalizeApp, parallelismWarning, primaryOf, proxiedRole } from "../config/app";
 import { localRegistryPort } from "../config/registry";
 import type { ProxyArgs } from "../config/proxy";
 import { appHostSecrets, appHostSpec, type ProxyRef } from "../config/app-host";
@@ -86,6 +86,23 @@ function structure(args: AppServiceArgs): { primary: string; roles: [string, str
   };
 }
 
+/**
+ * How many resource operations the engine runs at once (`pulumi up --parallel`), when the program
+ * can tell: the language host sets `PULUMI_NODEJS_PARALLEL` for a program run by the CLI; an
+ * Automation API inline program has it only in the SDK's run state.
+ */
+export function engineParallelism(): number | undefined {
+  const fromEnv = Number(process.env.PULUMI_NODEJS_PARALLEL);
+  if (Number.isInteger(fromEnv) && fromEnv > 0) return fromEnv;
+  try {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const p: unknown = require("@pulumi/pulumi/runtime/state").getStore()?.settings?.options?.parallel;
+    return typeof p === "number" && Number.isInteger(p) && p > 0 ? p : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /** The hooks an AppService runs itself (its Proxy runs the proxy-reboot hooks, an Image pre-build). */
 const APP_HOOKS: HookName[] = ["pre-connect", "docker-setup", "pre-deploy", "pre-app-boot", "post-app-boot", "post-deploy"];
 
@@ -160,6 +177,8 @@ export class AppService extends pulumi.ComponentResource {
     const errorPages = typeof args.errorPagesPath === "string" ? readErrorPages(process.cwd(), args.errorPagesPath) : undefined;
 
     const { primary, roles } = structure(args);
+    const crowded = parallelismWarning(roles, args.roles !== undefined, engineParallelism());
+    if (crowded) void pulumi.log.warn(crowded, this);
     const hookSources = resolveHooks("AppService", hooks, APP_HOOKS);
     this.serviceNames = Object.fromEntries(roles.map(([role]) => [role, serviceName(args.service, role, this.destination)]));
 

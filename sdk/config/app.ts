@@ -1164,3 +1164,26 @@ export function bootGroups(hosts: readonly string[], limit: number | `${number}%
   for (let i = 0; i < hosts.length; i += size) groups.push(hosts.slice(i, i + size));
   return groups;
 }
+
+/**
+ * Why one version per role may not hold in this run, or `undefined` when it does. The provider
+ * keeps a role's hosts on one version by holding each host's update until the role's others have
+ * switched, which works only while the engine runs them all at once: `parallel` is the engine's
+ * limit (`pulumi up --parallel`). The primary role deploys first; the other roles deploy together
+ * after it. `roles` in deploy order (primary first), `usesRolesKey` when the program gave `roles`.
+ */
+export function parallelismWarning(roles: readonly (readonly [string, readonly string[]])[], usesRolesKey: boolean, parallel: number | undefined): string | undefined {
+  if (parallel === undefined || !Number.isInteger(parallel) || parallel < 1 || roles.length === 0) return undefined;
+  const [[primary, primaryHosts], ...others] = roles;
+  const rest = others.reduce((n, [, hs]) => n + hs.length, 0);
+  const [what, count] =
+    primaryHosts.length >= rest
+      ? [`\`${usesRolesKey ? `roles.${primary}.hosts` : "hosts"}\`: the ${primary} role's ${primaryHosts.length} hosts`, primaryHosts.length]
+      : [`\`roles\`: the ${others.map(([r]) => r).join(", ")} roles' ${rest} hosts (deployed together after ${primary})`, rest];
+  if (count <= parallel) return undefined;
+  return (
+    `${what} deploy at once to stay on one version, but this run of pulumi does at most ${parallel} operations at once (\`--parallel\`): ` +
+    `a failure on a host that starts late can leave the hosts that finished first on the new version. ` +
+    `Run \`pulumi up --parallel ${count}\` or higher (Automation API: \`up({ parallel: ${count} })\`).`
+  );
+}

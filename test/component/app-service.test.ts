@@ -46,6 +46,29 @@ describe("component: AppService", function () {
     assert.deepEqual(app.serviceNames, { web: "shop-web-staging", jobs: "shop-jobs-staging" });
   });
 
+  it("warns, naming the role, its host count and the fix, when the engine runs fewer operations at once than a role has hosts", async function () {
+    const warned: string[] = [];
+    const saved = { warn: console.warn, env: process.env.PULUMI_NODEJS_PARALLEL };
+    console.warn = (m: unknown) => void warned.push(String(m));
+    try {
+      process.env.PULUMI_NODEJS_PARALLEL = "2";
+      const big = new berth.AppService("big", { service: "big", image: "reg.test/big:v1", hosts: ["h1", "h2", "h3"], ssh });
+      await value(big.urn);
+      process.env.PULUMI_NODEJS_PARALLEL = "3";
+      const fits = new berth.AppService("fits", { service: "fits", image: "reg.test/fits:v1", hosts: ["h1", "h2", "h3"], ssh });
+      await value(fits.urn);
+      await settle();
+    } finally {
+      console.warn = saved.warn;
+      if (saved.env === undefined) delete process.env.PULUMI_NODEJS_PARALLEL;
+      else process.env.PULUMI_NODEJS_PARALLEL = saved.env;
+    }
+    const mine = warned.filter((w) => w.includes("--parallel"));
+    assert.equal(mine.length, 1, warned.join("\n"));
+    assert.match(mine[0], /`hosts`: the web role's 3 hosts deploy at once to stay on one version, but this run of pulumi does at most 2 operations at once/);
+    assert.match(mine[0], /Run `pulumi up --parallel 3` or higher/);
+  });
+
   it("gives each AppHost exactly its host's spec: Kamal names, merged env, proxy only for web", async function () {
     const app = new berth.AppService("shop", {
       service: "shop",

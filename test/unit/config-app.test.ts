@@ -5,6 +5,7 @@ import {
   bootGroups,
   isProxied,
   normalizeApp,
+  parallelismWarning,
   parseImage,
   resolveEnv,
   roleHosts,
@@ -436,5 +437,27 @@ describe("config/app helpers", () => {
     });
     assert.deepEqual(parseImage("dhh/app"), { repository: "dhh/app" });
     assert.equal(parseImage("app@sha256:abc"), undefined);
+  });
+});
+
+describe("config/app parallelismWarning", () => {
+  const hosts = (n: number) => Array.from({ length: n }, (_, i) => `10.0.0.${i + 1}`);
+  it("says nothing while every role that deploys at once fits in the engine's parallelism, or when it is unknown", () => {
+    assert.equal(parallelismWarning([["web", hosts(8)]], false, 8), undefined);
+    assert.equal(parallelismWarning([["web", hosts(8)], ["jobs", hosts(4)], ["cron", hosts(4)]], true, 8), undefined);
+    assert.equal(parallelismWarning([["web", hosts(100)]], false, undefined), undefined);
+    assert.equal(parallelismWarning([["web", hosts(100)]], false, -1), undefined);
+    assert.equal(parallelismWarning([], false, 1), undefined);
+  });
+  it("names the primary role's hosts, their count and the fix", () => {
+    assert.equal(
+      parallelismWarning([["web", hosts(9)]], false, 8),
+      "`hosts`: the web role's 9 hosts deploy at once to stay on one version, but this run of pulumi does at most 8 operations at once (`--parallel`): " +
+        "a failure on a host that starts late can leave the hosts that finished first on the new version. Run `pulumi up --parallel 9` or higher (Automation API: `up({ parallel: 9 })`).",
+    );
+    assert.match(parallelismWarning([["app", hosts(9)], ["jobs", hosts(1)]], true, 8)!, /^`roles\.app\.hosts`: the app role's 9 hosts deploy at once/);
+  });
+  it("counts the other roles together: they deploy at the same time, after the primary role", () => {
+    assert.match(parallelismWarning([["web", hosts(2)], ["jobs", hosts(5)], ["cron", hosts(4)]], true, 8)!, /^`roles`: the jobs, cron roles' 9 hosts \(deployed together after web\) deploy at once.*--parallel 9`/);
   });
 });
