@@ -23,7 +23,7 @@ import { Proxy } from "./proxy";
 import { readErrorPages } from "./error-pages";
 import { AppHost, type DockerHost, type Hook } from "./resources";
 import { checkBootstrapKnown, dockerHosts, plainBootstrap } from "./bootstrap";
-import { hookEnv, type HookName, type HooksArgs } from "../config/hooks";
+import { hookEnv, hookSecretsProblems, type HookName, type HooksArgs, SECRET_HOOKS } from "../config/hooks";
 import { hashOf, hookResource, resolveHooks } from "./hooks";
 
 /** The Pulumi type token of the AppService component. */
@@ -68,8 +68,26 @@ export type AppServiceArgs = Omit<{ [K in keyof AppArgs]: Inputs<AppArgs[K]> }, 
    * @default - no hooks
    * @example { path: ".kamal/hooks" }
    */
-  hooks?: HooksArgs;
+  hooks?: AppHooksArgs;
 };
+
+/** An AppService's hooks: Kamal's, and the secrets Kamal exports to some of them. */
+export interface AppHooksArgs extends HooksArgs {
+  /**
+   * Secrets in the environment of the `pre-connect`, `pre-deploy` and `post-deploy` hooks, as Kamal
+   * exports `.kamal/secrets` to those three: variable name → value (a `SecretAlias`'s `value`, a
+   * Pulumi secret or a string). Held in state only as a secret, and replaced by `***` in the hooks'
+   * output in the log and in errors. A changed value is recorded; it does not run the hooks.
+   * @default - none
+   * @example { SLACK_WEBHOOK_URL: slack.value }
+   */
+  secrets?: Record<string, pulumi.Input<string>>;
+}
+
+/** A value the program knows now (not an Output or a Promise): what `hooks.secrets` validation can check before any child. */
+function knownNow(v: unknown): unknown {
+  return pulumi.Output.isInstance(v) || v instanceof Promise ? undefined : v;
+}
 
 /** Paths of the args that decide which resources exist, so must be plain values. */
 const STRUCTURE = [["service"], ["destination"], ["hosts"], ["hosts", "*"], ["hosts", "*", "host"], ["roles"], ["roles", "*"], ["roles", "*", "hosts"], ["roles", "*", "hosts", "*"], ["roles", "*", "hosts", "*", "host"], ["primaryRole"]];
@@ -137,7 +155,8 @@ export class AppService extends pulumi.ComponentResource {
     super(APP_SERVICE_TYPE, name, {}, opts);
     const bad = argsProblem(args, '`{ service, image, hosts: ["10.0.0.1"], … }`');
     if (bad) throw new BerthConfigError("AppService", [bad]);
-    const { kamalProxy, image, version, hooks, ...rest } = args;
+    const { kamalProxy, image, version, hooks: allHooks, ...rest } = args;
+    const { secrets: hookSecrets, ...hooks } = (isRecord(allHooks) ? allHooks : {}) as AppHooksArgs;
     const bootstrap = plainBootstrap(rest.ssh);
     this.destination = args.destination ?? pulumi.getStack();
     const input = { ...rest, destination: this.destination };
@@ -147,6 +166,9 @@ export class AppService extends pulumi.ComponentResource {
     throwProblems("AppService", [
       ...plainProblems(args, [...STRUCTURE, ["errorPagesPath"], ["ssh", "bootstrap"]]),
       ...knownProblems({ ...input, image, version }, (known) => normalizeApp(known as unknown as AppArgs)),
+      ...(knownNow(hookSecrets) === undefined && hookSecrets !== undefined
+        ? [{ path: "hooks.secrets", message: "must be a plain map of names to values (each value may be an Output); got an Output. Write `{ NAME: value }` with the Output as the value." }]
+        : hookSecretsProblems(hookSecrets, (n) => knownNow((hookSecrets as Record<string, unknown>)[n]))),
       ...(kamalProxy !== undefined && !(kamalProxy instanceof Proxy)
         ? [{ path: "kamalProxy", message: mustBe("a `Proxy` resource", kamalProxy, "Pass a `new Proxy(…)`, or omit it and the AppService runs kamal-proxy itself.") }]
         : []),
@@ -179,7 +201,18 @@ export class AppService extends pulumi.ComponentResource {
     const { primary, roles } = structure(args);
     const crowded = parallelismWarning(roles, args.roles !== undefined, engineParallelism());
     if (crowded) void pulumi.log.warn(crowded, this);
-    const hookSources = resolveHooks("AppService", hooks, APP_HOOKS);
+    const hookSources = resolveHooks("AppService", isRecord(allHooks) ? hooks : allHooks, APP_HOOKS);
+    // Validated again once every value is known (still at preview); a secret whatever was given.
+    const secretEnv =
+      hookSecrets === undefined
+        ? undefined
+        : pulumi.secret(
+            pulumi.output(hookSecrets).apply((v) => {
+              const bad = hookSecretsProblems(v, (n) => (v as Record<string, unknown>)[n]);
+              if (bad.length > 0) throw new BerthConfigError("AppService", bad);
+              return v as Record<string, string>;
+            }),
+          );
     this.serviceNames = Object.fromEntries(roles.map(([role]) => [role, serviceName(args.service, role, this.destination)]));
 
     // A given Proxy decides the container name and network; otherwise this service's `proxyRun`.
@@ -203,6 +236,7 @@ export class AppService extends pulumi.ComponentResource {
               : release.apply((r) => hookEnv({ service: args.service, version: r.version, destination: this.destination, hosts, roles: roleNames, command: "deploy" })),
             trigger: once ? {} : hookTrigger,
             ...(once ? {} : { secretsTrigger: hookSecretsTrigger }),
+            ...(secretEnv !== undefined && SECRET_HOOKS.includes(hook) ? { secretEnv } : {}),
           },
           { parent: this, dependsOn: deps },
         ),
@@ -237,7 +271,7 @@ export class AppService extends pulumi.ComponentResource {
       (proxiedHosts === undefined || proxiedHosts.length > 0
         ? new Proxy(
             `${name}-proxy`,
-            { ...((rest.proxyRun ?? {}) as object), hosts: proxiedHosts ?? allHosts(roles), preflightHosts: everyHost, ssh: (bootstrap ? { ...(rest.ssh as object), bootstrap: false } : rest.ssh) as any, ...(hooks ? { hooks: { path: hooks.path, preProxyReboot: hooks.preProxyReboot, postProxyReboot: hooks.postProxyReboot } } : {}) },
+            { ...((rest.proxyRun ?? {}) as object), hosts: proxiedHosts ?? allHosts(roles), preflightHosts: everyHost, ssh: (bootstrap ? { ...(rest.ssh as object), bootstrap: false } : rest.ssh) as any, ...(allHooks ? { hooks: { path: hooks.path, preProxyReboot: hooks.preProxyReboot, postProxyReboot: hooks.postProxyReboot } } : {}) },
             { parent: this, dependsOn: beforeHosts },
           )
         : undefined);

@@ -87,6 +87,8 @@ export interface HookSpec {
   env: pulumi.Input<Record<string, string>>;
   trigger: pulumi.Input<Record<string, pulumi.Input<string>>>;
   secretsTrigger?: pulumi.Input<string>;
+  /** Secrets in the hook's environment (`hooks.secrets`). */
+  secretEnv?: pulumi.Input<Record<string, string>>;
   runOnCreate?: boolean;
 }
 
@@ -100,6 +102,7 @@ export function hookResource(name: string, s: HookSpec, opts: pulumi.CustomResou
       env: s.env,
       trigger: s.trigger as pulumi.Input<Record<string, string>>,
       ...(s.secretsTrigger !== undefined ? { secretsTrigger: pulumi.secret(s.secretsTrigger) } : {}),
+      ...(s.secretEnv !== undefined ? { secretEnv: pulumi.secret(s.secretEnv) } : {}),
       runOnCreate: s.runOnCreate ?? true,
     },
     opts,

@@ -85,7 +85,7 @@ export const HOOK_TOKEN = "berth:index:Hook";
 export class Hook extends pulumi.CustomResource {
   declare readonly hook: pulumi.Output<string>;
   constructor(name: string, args: ResourceInputs<import("../config/resources").HookInputs>, opts: pulumi.CustomResourceOptions = {}) {
-    super(HOOK_TOKEN, name, args, options(opts, ["secretsTrigger"]));
+    super(HOOK_TOKEN, name, args, options(opts, ["secretsTrigger", "secretEnv"]));
   }
 }
 

@@ -7,7 +7,7 @@
  */
 import * as path from "node:path";
 import { z } from "zod";
-import { either, mustBe, parse, problem, show, strict, text, whenClean, type Problem } from "./errors";
+import { either, isRecord, keyProblem, MAX_SECRET_BYTES, mustBe, parse, problem, show, strict, text, whenClean, type Problem } from "./errors";
 
 /** Kamal's hook names, in the order a first deploy runs them in Berth. */
 export const HOOK_NAMES = [
@@ -197,4 +197,59 @@ export function hookEnv(c: HookContext): Record<string, string> {
   env.KAMAL_COMMAND = c.command;
   if (c.subcommand !== undefined) env.KAMAL_SUBCOMMAND = c.subcommand;
   return env;
+}
+
+/** The hooks Kamal exports its secrets to (`run_hook(…, secrets: true)`): the others get none. */
+export const SECRET_HOOKS: readonly HookName[] = ["pre-connect", "pre-deploy", "post-deploy"];
+
+/** Kamal's hook variables: Berth sets them, so a hook secret may not take their names. */
+export const KAMAL_HOOK_VARS = [
+  "KAMAL_RECORDED_AT",
+  "KAMAL_PERFORMER",
+  "KAMAL_VERSION",
+  "KAMAL_SERVICE",
+  "KAMAL_SERVICE_VERSION",
+  "KAMAL_DESTINATION",
+  "KAMAL_HOSTS",
+  "KAMAL_ROLES",
+  "KAMAL_LOCK",
+  "KAMAL_COMMAND",
+  "KAMAL_SUBCOMMAND",
+  "KAMAL_RUNTIME",
+] as const;
+
+const HOOK_VAR_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+/**
+ * The problems with `hooks.secrets` (variable name → value, exported to `SECRET_HOOKS`): a plain
+ * map of environment variable names other than Kamal's hook variables. `value(name)` is the value
+ * when known (a string, or something else to refuse); undefined while it is still an Output. A
+ * message never shows a value.
+ */
+export function hookSecretsProblems(secrets: unknown, value: (name: string) => unknown, prefix = "hooks.secrets"): Problem[] {
+  if (secrets === undefined) return [];
+  if (!isRecord(secrets)) return [{ path: prefix, message: mustBe("a map of variable names to secret values", secrets, "Write it like `{ SLACK_TOKEN: token.value }`.", true) }];
+  const out: Problem[] = [];
+  for (const name of Object.keys(secrets)) {
+    const at = `${prefix}.${name}`;
+    const bad = keyProblem(name);
+    if (bad !== undefined) {
+      out.push({ path: prefix, message: bad });
+      continue;
+    }
+    if (!HOOK_VAR_NAME.test(name)) {
+      out.push({ path: at, message: `must be named like an environment variable (letters, digits and \`_\`, not starting with a digit); got ${show(name)}.` });
+      continue;
+    }
+    if ((KAMAL_HOOK_VARS as readonly string[]).includes(name)) {
+      out.push({ path: at, message: `is one of Kamal's hook variables, which Berth sets; got ${show(name)}. Give the secret another name.` });
+      continue;
+    }
+    const v = value(name);
+    if (v === undefined) continue;
+    if (typeof v !== "string") out.push({ path: at, message: mustBe("a string (a `SecretAlias`'s `value`, a Pulumi secret or a string)", v, "Convert it to a string.", true) });
+    else if (v.includes("\u0000")) out.push({ path: at, message: "must not hold a NUL character (an environment variable cannot); got a value with one (not shown). Remove it." });
+    else if (Buffer.byteLength(v, "utf8") > MAX_SECRET_BYTES) out.push({ path: at, message: `must be at most ${MAX_SECRET_BYTES} bytes (an environment variable's limit); got ${Buffer.byteLength(v, "utf8")} bytes (not shown).` });
+  }
+  return out;
 }

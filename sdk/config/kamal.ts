@@ -199,7 +199,8 @@ export function fromKamalConfig(base: Obj, opts: KamalImportOptions): KamalImpor
   if (c.volumes !== undefined) out.volumes = c.volumes;
   if (c.asset_path !== undefined) out.assetPath = c.asset_path;
   if (c.error_pages_path !== undefined) out.errorPagesPath = c.error_pages_path;
-  if (c.hooks_path !== undefined) out.hooks = { path: c.hooks_path };
+  // Kamal exports every secret to the pre-connect, pre-deploy and post-deploy hooks.
+  if (c.hooks_path !== undefined) out.hooks = { path: c.hooks_path, ...(opts.secrets && Object.keys(opts.secrets).length > 0 ? { secrets: opts.secrets } : {}) };
   if (isObj(c.logging)) out.logging = { driver: c.logging.driver, options: c.logging.options };
   if (c.proxy !== undefined) {
     const { run, ...rest } = isObj(c.proxy) ? c.proxy : ({ run: undefined } as Obj);

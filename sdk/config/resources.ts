@@ -330,6 +330,7 @@ export const hookSchema = z
     env: strMap("Kamal's hook environment that is the same on every run (`KAMAL_SERVICE`, `KAMAL_VERSION`, `KAMAL_HOSTS`, …)."),
     trigger: strMap("What the deploy changes (image, a hash of the settings): any change runs the hook."),
     secretsTrigger: str("A hash of the deploy's secret settings (secret): a change runs the hook.").optional(),
+    secretEnv: strMap("Secrets exported to the hook (`hooks.secrets`; secret): only recorded when they change, never shown in its output.").optional(),
     runOnCreate: z.boolean().describe("Run the hook when the resource is created (false: only when `trigger` changes, e.g. a proxy reboot)."),
   })
   .describe("One of Kamal's hooks, run on the machine running Pulumi when `trigger` changes; its output goes to the `pulumi up` log.");

@@ -15,7 +15,7 @@ import { randomBytes } from "node:crypto";
 import * as path from "node:path";
 import { hookSchema, type HookInputs } from "../config/resources";
 import { localUser } from "./host-lock";
-import { execLocal } from "./local";
+import { execLocal, redact } from "./local";
 import { progress } from "./log";
 import type { ResourceDef } from "./resource";
 import { lastLines } from "./ssh";
@@ -56,23 +56,44 @@ function describe(h: HookInputs): string {
   return `${h.hook} hook (${h.path ?? "inline command"})`;
 }
 
-/** Runs the hook; throws naming it, its exit code and its last output lines unless it exits 0. */
+/** `BERTH_SKIP_HOOKS` (Kamal's `-H/--skip_hooks`): set to `1` or `true`, no hook runs in this `up`. */
+export function hooksSkipped(env: NodeJS.ProcessEnv = process.env): boolean {
+  return ["1", "true"].includes((env.BERTH_SKIP_HOOKS ?? "").trim().toLowerCase());
+}
+
+/** The texts to hide from a hook's output: each secret value, and each long-enough line of a multi-line one. */
+function hidden(h: HookInputs): string[] {
+  const values = Object.values(h.secretEnv ?? {});
+  const lines = values.flatMap((v) => (v.includes("\n") ? v.split("\n").map((l) => l.trim()).filter((l) => l.length >= 8) : []));
+  return [...values, ...lines].filter((v) => v.length >= 3);
+}
+
+/**
+ * Runs the hook (unless `BERTH_SKIP_HOOKS` is set); throws naming it, its exit code and its last
+ * output lines unless it exits 0. Its secrets (`secretEnv`) are in its environment only, and
+ * replaced by `***` in every line it prints and in the error.
+ */
 export async function runHook(h: HookInputs): Promise<void> {
   if (h.path === undefined && h.command === undefined) throw new Error(`${h.hook} hook: neither \`path\` nor \`command\` is set`);
-  const env = await runEnv(h);
+  if (hooksSkipped()) {
+    await progress(`${describe(h)}: skipped (BERTH_SKIP_HOOKS is set); recorded as run`);
+    return;
+  }
+  const env = { ...(h.secretEnv ?? {}), ...(await runEnv(h)) };
   await progress(`Running the ${describe(h)} on ${env.KAMAL_HOSTS || "no hosts"}...`);
+  const secrets = hidden(h);
   const lines: Promise<void>[] = [];
   const onLine = (l: string) => void lines.push(progress(`${h.hook}: ${l}`));
   let r;
   try {
-    r = h.path !== undefined ? await execLocal([path.resolve(h.path)], { env, onLine }) : await execLocal(h.command!, { env, onLine });
+    r = h.path !== undefined ? await execLocal([path.resolve(h.path)], { env, onLine, redact: secrets }) : await execLocal(h.command!, { env, onLine, redact: secrets });
   } catch (e) {
     const why = (e as NodeJS.ErrnoException).code === "EACCES" ? "it is not executable (chmod +x it)" : (e as NodeJS.ErrnoException).code === "ENOENT" ? "it does not exist" : String((e as Error).message);
     throw new Error(`Hook \`${h.hook}\` (${h.path}) could not be run: ${why}. Nothing after it was changed.`);
   }
   await Promise.all(lines);
   if (r.code !== 0) {
-    const out = lastLines(`${r.stdout}\n${r.stderr}`, 30);
+    const out = redact(lastLines(`${r.stdout}\n${r.stderr}`, 30), secrets);
     throw new Error(`Hook \`${h.hook}\` failed (exit ${r.code}); nothing after it was changed. ${describe(h)}${out ? ` output:\n${out}` : " printed nothing."}`);
   }
 }
@@ -85,7 +106,7 @@ function triggered(changes: Record<string, string>): boolean {
 export const hookResource: ResourceDef<HookInputs> = {
   token: HOOK_TOKEN,
   inputs: hookSchema,
-  secretInputs: ["secretsTrigger"],
+  secretInputs: ["secretsTrigger", "secretEnv"],
 
   async create(inputs) {
     if (inputs.runOnCreate) await runHook(inputs);

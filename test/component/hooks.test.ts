@@ -8,7 +8,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
-import { installMocks, registered, settle, value } from "../helpers/mocks";
+import { installMocks, isSecret, registered, settle, value } from "../helpers/mocks";
 
 const ssh = { privateKeyPath: "/k", hostKeys: { h1: "ssh-ed25519 AAAA1", h2: "ssh-ed25519 AAAA2", h3: "ssh-ed25519 AAAA3" } };
 const cmd = (n: string) => ({ command: `echo ${n}` });
@@ -114,6 +114,45 @@ describe("component: hooks", function () {
     assert.deepEqual(deps.get("shop-hook-pre-app-boot-jobs-1"), [...before, ...primaryDone]);
     assert.deepEqual(deps.get("shop-jobs-h3"), [...before, ...primaryDone, "shop-hook-pre-app-boot-jobs-1"]);
     assert.deepEqual(deps.get("shop-hook-post-deploy"), [...primaryDone, "shop-jobs-h3", "shop-hook-post-app-boot-jobs-1"]);
+  });
+
+  it("hooks.secrets: in the pre-connect, pre-deploy and post-deploy hooks only, always as a secret", async function () {
+    const props = new Map<string, Record<string, any>>();
+    const grab: pulumi.ResourceTransformation = (a) => {
+      if (a.type === "berth:index:Hook") props.set(a.name, a.props);
+      return undefined;
+    };
+    const app = new berth.AppService(
+      "shop",
+      { service: "shop", image: "reg.test/shop:v1", hosts: ["h1"], hooks: { ...ALL, secrets: { SLACK_TOKEN: pulumi.secret("tok-123"), KAMAL_REGISTRY_PASSWORD: "plain-pw" } }, ssh },
+      { transformations: [grab] },
+    );
+    await settled(app);
+    assert.deepEqual([...props.keys()].filter((n) => props.get(n)!.secretEnv !== undefined).sort(), ["shop-hook-post-deploy", "shop-hook-pre-connect", "shop-hook-pre-deploy"]);
+    for (const n of ["shop-hook-pre-connect", "shop-hook-pre-deploy", "shop-hook-post-deploy"]) {
+      const env = props.get(n)!.secretEnv;
+      assert.equal(await isSecret(env), true, `${n}: a plain string given as a hook secret is stored as a secret`);
+      assert.deepEqual(await value(env), { SLACK_TOKEN: "tok-123", KAMAL_REGISTRY_PASSWORD: "plain-pw" });
+    }
+    assert.ok(!JSON.stringify(registered.filter((r) => r.type === "berth:index:Hook").map((r) => r.inputs.env)).includes("tok-123"));
+  });
+
+  it("hooks.secrets: bad names and an Output for the whole map are refused before any child, never showing a value", async function () {
+    assert.throws(
+      () => new berth.AppService("bad", { service: "shop", image: "reg.test/shop:v1", hosts: ["h1"], hooks: { preDeploy: cmd("x"), secrets: { "A-B": "hunter2", KAMAL_VERSION: pulumi.secret("hunter3") } }, ssh }),
+      (e: Error) => {
+        assert.match(e.message, /`hooks\.secrets\.A-B`: must be named like an environment variable/);
+        assert.match(e.message, /`hooks\.secrets\.KAMAL_VERSION`: is one of Kamal's hook variables/);
+        assert.ok(!e.message.includes("hunter"), e.message);
+        return true;
+      },
+    );
+    assert.throws(
+      () => new berth.AppService("bad2", { service: "shop", image: "reg.test/shop:v1", hosts: ["h1"], hooks: { secrets: pulumi.output({ A: "hunter4" }) as never }, ssh }),
+      /`hooks\.secrets`: must be a plain map of names to values \(each value may be an Output\); got an Output/,
+    );
+    await settle();
+    assert.deepEqual(registered.filter((r) => r.type !== "berth:index:AppService").map((r) => r.name), []);
   });
 
   it("no hooks: no Hook children and the hosts' dependencies are as before", async function () {

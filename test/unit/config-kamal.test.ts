@@ -42,9 +42,10 @@ describe("config: Kamal deploy.yml import", function () {
     assert.equal(cfg.version, "abc123");
   });
 
-  it("takes `hooks_path` as the hooks directory; `hooks_output` is ignored with its reason", function () {
+  it("takes `hooks_path` as the hooks directory, with every secret for the hooks Kamal exports them to; `hooks_output` is ignored with its reason", function () {
     const { args, ignored } = fromKamalConfig({ ...deploy, hooks_path: ".kamal/hooks", hooks_output: { "pre-deploy": "verbose" } }, { version: "abc123", secrets });
-    assert.deepEqual(args.hooks, { path: ".kamal/hooks" });
+    assert.deepEqual(args.hooks, { path: ".kamal/hooks", secrets });
+    assert.deepEqual(fromKamalConfig({ service: "app", image: "me/app", servers: ["1.1.1.1"], hooks_path: ".kamal/hooks" }, { version: "abc123", secrets: {} }).args.hooks, { path: ".kamal/hooks" });
     assert.ok(ignored.includes("hooks_output: hook output always goes to the `pulumi up` log"), ignored.join("\n"));
     assert.ok(!ignored.some((i) => i.startsWith("hooks_path")), ignored.join("\n"));
   });

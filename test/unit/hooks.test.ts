@@ -8,10 +8,10 @@ import * as assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { abbreviatedVersion, dirHookProblems, hookEnv, hookSources, normalizeHooks } from "../../sdk/config/hooks";
+import { abbreviatedVersion, dirHookProblems, hookEnv, hookSecretsProblems, hookSources, normalizeHooks } from "../../sdk/config/hooks";
 import { BerthConfigError } from "../../sdk/config/errors";
 import { resolveHooks } from "../../sdk/components/hooks";
-import { hookResource, inheritedLock, runEnv, runHook } from "../../sdk/provider/hook";
+import { hookResource, hooksSkipped, inheritedLock, runEnv, runHook } from "../../sdk/provider/hook";
 import { lockInherited } from "../../sdk/provider/host-lock";
 import type { HookInputs } from "../../sdk/config/resources";
 
@@ -77,6 +77,30 @@ describe("hooks: config", function () {
     // No destination, no roles: the variables are absent, as in Kamal; a subcommand when given.
     assert.deepEqual(hookEnv({ hosts: ["h1"], destination: "", command: "proxy", subcommand: "reboot" }), { KAMAL_HOSTS: "h1", KAMAL_COMMAND: "proxy", KAMAL_SUBCOMMAND: "reboot" });
     assert.equal(abbreviatedVersion("abc1234_uncommitted_5678"), "abc1234_uncommitted_5678");
+  });
+});
+
+describe("hooks: secrets (hooks.secrets)", function () {
+  const check = (secrets: Record<string, unknown>) => hookSecretsProblems(secrets, (n) => secrets[n]).map((p) => `${p.path}: ${p.message}`);
+  it("accepts environment variable names, Kamal's own KAMAL_REGISTRY_PASSWORD included, and values not known yet", function () {
+    assert.deepEqual(check({ SLACK_TOKEN: "x", KAMAL_REGISTRY_PASSWORD: "y", _A1: "" }), []);
+    assert.deepEqual(hookSecretsProblems({ LATER: {} }, () => undefined), []);
+    assert.deepEqual(hookSecretsProblems(undefined, () => undefined), []);
+  });
+  it("refuses bad names, Kamal's hook variables, non-strings, NUL and oversized values, never showing a value", function () {
+    const value = "hunter2-do-not-show";
+    const got = check({ "1BAD": value, "A-B": value, KAMAL_HOSTS: value, NUM: 42, NUL: `a\u0000${value}`, BIG: value.repeat(4000), "": value });
+    assert.deepEqual(got, [
+      "hooks.secrets.1BAD: must be named like an environment variable (letters, digits and `_`, not starting with a digit); got \"1BAD\".",
+      "hooks.secrets.A-B: must be named like an environment variable (letters, digits and `_`, not starting with a digit); got \"A-B\".",
+      "hooks.secrets.KAMAL_HOSTS: is one of Kamal's hook variables, which Berth sets; got \"KAMAL_HOSTS\". Give the secret another name.",
+      "hooks.secrets.NUM: must be a string (a `SecretAlias`'s `value`, a Pulumi secret or a string); got a value that is not shown because it is secret. Convert it to a string.",
+      "hooks.secrets.NUL: must not hold a NUL character (an environment variable cannot); got a value with one (not shown). Remove it.",
+      "hooks.secrets.BIG: must be at most 65536 bytes (an environment variable's limit); got 76000 bytes (not shown).",
+      'hooks.secrets: must not be an empty name; got "". Name the entry, or remove it.',
+    ]);
+    assert.ok(!got.join("\n").includes("hunter2"));
+    assert.match(hookSecretsProblems("x", () => undefined)[0].message, /^must be a map of variable names to secret values/);
   });
 });
 
@@ -154,7 +178,7 @@ describe("hooks: the Hook resource", function () {
     assert.equal(count(), 1);
     await hookResource.create({ ...(h as HookInputs), hook: "pre-proxy-reboot", runOnCreate: false });
     assert.equal(count(), 1);
-    await hookResource.update("id", h, h, { "env.KAMAL_HOSTS": "update", contentHash: "update" });
+    await hookResource.update("id", h, h, { "env.KAMAL_HOSTS": "update", contentHash: "update", "secretEnv.SLACK_TOKEN": "update" });
     assert.equal(count(), 1);
     await hookResource.update("id", h, h, { "trigger.image": "update" });
     assert.equal(count(), 2);
@@ -162,6 +186,42 @@ describe("hooks: the Hook resource", function () {
     assert.equal(count(), 3);
     await hookResource.delete("id", h);
     assert.equal(count(), 3);
+  });
+
+  it("exports its secrets (hooks.secrets) to the hook, and prints them as *** in the log lines and the error", async function () {
+    const secret = "s3cr3t-hook-token";
+    const pem = "-----BEGIN KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC\n-----END KEY-----";
+    await runHook({ ...base, secretEnv: { SLACK_TOKEN: secret, KAMAL_REGISTRY_PASSWORD: "pw-123" }, command: `printf '%s %s' "$SLACK_TOKEN" "$KAMAL_REGISTRY_PASSWORD" > ${out()}` });
+    assert.equal(fs.readFileSync(out(), "utf8"), `${secret} pw-123`);
+    const logged: string[] = [];
+    // With no engine, progress lines go to stderr.
+    const write = process.stderr.write.bind(process.stderr);
+    process.stderr.write = ((chunk: string | Uint8Array) => (logged.push(String(chunk).trimEnd()), true)) as typeof process.stderr.write;
+    try {
+      await assert.rejects(runHook({ ...base, secretEnv: { SLACK_TOKEN: secret, KEY: pem }, command: 'echo "token=$SLACK_TOKEN"; echo "$KEY" | sed -n 2p; exit 4' }), (e: Error) => {
+        assert.equal(e.message, "Hook `pre-deploy` failed (exit 4); nothing after it was changed. pre-deploy hook (inline command) output:\ntoken=***\n***");
+        return true;
+      });
+    } finally {
+      process.stderr.write = write;
+    }
+    assert.ok(logged.some((l) => l === "pre-deploy: token=***"), logged.join("\n"));
+    assert.ok(!logged.join("\n").includes(secret) && !logged.join("\n").includes("MIIEvQ"), logged.join("\n"));
+  });
+
+  it("BERTH_SKIP_HOOKS=1 (Kamal's --skip_hooks) runs no hook and records it as run", async function () {
+    assert.equal(hooksSkipped({ BERTH_SKIP_HOOKS: "1" }), true);
+    assert.equal(hooksSkipped({ BERTH_SKIP_HOOKS: "TRUE" }), true);
+    assert.equal(hooksSkipped({ BERTH_SKIP_HOOKS: "0" }), false);
+    assert.equal(hooksSkipped({}), false);
+    fs.rmSync(out(), { force: true });
+    process.env.BERTH_SKIP_HOOKS = "1";
+    try {
+      await runHook({ ...base, command: `touch ${out()}; exit 1` });
+    } finally {
+      delete process.env.BERTH_SKIP_HOOKS;
+    }
+    assert.equal(fs.existsSync(out()), false);
   });
 
   it("the deploy lock is inherited only with KAMAL_LOCK=true, as Kamal reads it", function () {
