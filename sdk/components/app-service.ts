@@ -18,7 +18,7 @@ import type { AppHostSpec } from "../config/resources";
 import { placeSecrets } from "../config/secrets";
 import { serviceName } from "../commands/app";
 import { connectionFor } from "../config/connection";
-import { argsProblem, hasUnresolved, knownProblems, plainProblems, secretPaths, throwProblems, valuesAt, type DeepInput } from "./inputs";
+import { argsProblem, hasUnresolved, isUnresolved, knownProblems, plainProblems, secretPaths, throwProblems, valuesAt, type DeepInput } from "./inputs";
 import { Proxy } from "./proxy";
 import { readErrorPages } from "./error-pages";
 import { AppHost, type DockerHost, type Hook } from "./resources";
@@ -82,11 +82,6 @@ export interface AppHooksArgs extends HooksArgs {
    * @example { SLACK_WEBHOOK_URL: slack.value }
    */
   secrets?: Record<string, pulumi.Input<string>>;
-}
-
-/** A value the program knows now (not an Output or a Promise): what `hooks.secrets` validation can check before any child. */
-function knownNow(v: unknown): unknown {
-  return pulumi.Output.isInstance(v) || v instanceof Promise ? undefined : v;
 }
 
 /** Paths of the args that decide which resources exist, so must be plain values. */
@@ -166,9 +161,12 @@ export class AppService extends pulumi.ComponentResource {
     throwProblems("AppService", [
       ...plainProblems(args, [...STRUCTURE, ["errorPagesPath"], ["ssh", "bootstrap"]]),
       ...knownProblems({ ...input, image, version }, (known) => normalizeApp(known as unknown as AppArgs)),
-      ...(knownNow(hookSecrets) === undefined && hookSecrets !== undefined
+      ...(isUnresolved(hookSecrets)
         ? [{ path: "hooks.secrets", message: "must be a plain map of names to values (each value may be an Output); got an Output. Write `{ NAME: value }` with the Output as the value." }]
-        : hookSecretsProblems(hookSecrets, (n) => knownNow((hookSecrets as Record<string, unknown>)[n]))),
+        : hookSecretsProblems(hookSecrets, (n) => {
+            const v = (hookSecrets as Record<string, unknown>)[n];
+            return isUnresolved(v) ? undefined : v;
+          })),
       ...(kamalProxy !== undefined && !(kamalProxy instanceof Proxy)
         ? [{ path: "kamalProxy", message: mustBe("a `Proxy` resource", kamalProxy, "Pass a `new Proxy(…)`, or omit it and the AppService runs kamal-proxy itself.") }]
         : []),

@@ -7,6 +7,7 @@
  */
 import { z } from "zod";
 import {
+  envNameProblem,
   dict,
   either,
   evenWithFieldErrors,
@@ -322,7 +323,6 @@ export interface AccessoryConfig {
 const NAME = /^[a-z][a-z0-9_-]*$/;
 const NAME_EXPECT = "a name of lowercase letters, digits, `-` or `_`, starting with a letter";
 const SERVICE_NAME = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/;
-const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 const RESTART = /^(?:no|always|unless-stopped|on-failure(?::\d+)?)$/;
 const MODE = /^0?[0-7]{3,4}$/;
 const OWNER = /^[A-Za-z0-9_][A-Za-z0-9_.-]*(?::[A-Za-z0-9_][A-Za-z0-9_.-]*)?$/;
@@ -360,7 +360,7 @@ const envSchema = strict({
   const secrets = isRecord(v.secret) ? v.secret : {};
   for (const [kind, vars] of [["clear", clear], ["secret", secrets]] as const) {
     for (const name of Object.keys(vars)) {
-      if (!ENV_NAME.test(name)) problem(ctx, [kind, name], `must be named like an environment variable (letters, digits and \`_\`, not starting with a digit); got ${show(name)}.`);
+      if (envNameProblem(name)) problem(ctx, [kind, name], envNameProblem(name)!);
       else if (name === "KAMAL_HOST") problem(ctx, [kind, name], "is set by Berth on every accessory container; got `KAMAL_HOST`. Use another name.");
     }
   }

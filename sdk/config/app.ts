@@ -7,6 +7,7 @@
  */
 import { z } from "zod";
 import {
+  envNameProblem,
   dict,
   either,
   evenWithFieldErrors,
@@ -482,7 +483,6 @@ const TAG_EXPECT = "a tag name (letters, digits, `_`, `.`, `-`)";
 const NAME_EXPECT = "lowercase letters, digits, `-` or `_`, starting with a letter";
 const DESTINATION = /^(?:[A-Za-z0-9][A-Za-z0-9_.-]*)?$/;
 const VERSION = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/;
-const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 const RESERVED_ENV = ["KAMAL_CONTAINER_NAME", "KAMAL_VERSION", "KAMAL_HOST", "KAMAL_DESTINATION"];
 const RESERVED_LABELS = ["service", "role", "destination"];
 const RESTART = /^(?:no|always|unless-stopped|on-failure(?::\d+)?)$/;
@@ -557,8 +557,8 @@ function envSchema<T extends z.ZodType>(tags: T, allowTags: boolean) {
       for (const [kind, vars] of [["clear", clear], ["secret", secrets]] as const) {
         for (const name of Object.keys(vars)) {
           if (keyProblem(name) !== undefined) continue; // reported by the map itself
-          if (!ENV_NAME.test(name)) {
-            problem(ctx, [kind, name], `must be named like an environment variable (letters, digits and \`_\`, not starting with a digit); got ${show(name)}.`);
+          if (envNameProblem(name)) {
+            problem(ctx, [kind, name], envNameProblem(name)!);
           } else if (RESERVED_ENV.includes(name)) {
             problem(ctx, [kind, name], `is set by Berth on every container; got ${show(name)} in \`${kind}\`. Use another name.`);
           }

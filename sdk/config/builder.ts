@@ -9,6 +9,7 @@
 import * as path from "node:path";
 import { z } from "zod";
 import {
+  envNameProblem,
   dict,
   evenWithFieldErrors,
   evenWithItemErrors,
@@ -782,7 +783,6 @@ const builderName = (fix?: string) =>
       problem(ctx, [], `must be at most ${NAME_MAX} characters; got ${v.length} (${show(v)}). It names the docker volume \`buildx_buildkit_<node>_state\`, and a file name is at most 255 bytes: shorten it.`);
     }
   }, whenClean);
-const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 const PROXY_ENV = ["HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "ALL_PROXY"];
 const PROXY_URL = /^(?:https?|socks5h?):\/\/(?:[^\s/@]+@)?[^\s/@:]+(?::\d+)?\/?$/;
 const PROXY_URL_EXPECT = "a proxy URL like `http://proxy.example:3128` or `http://user:password@proxy.example:3128`";
@@ -802,7 +802,7 @@ const envDict = (secretValues: boolean) =>
   dict(secretValues ? secret("a string") : text(), secretValues ? "an object of variable → secret value" : "an object of variable → value", undefined, secretValues).superRefine((vars, ctx) => {
     for (const name of Object.keys(vars ?? {})) {
       if (keyProblem(name) !== undefined) continue; // reported by the map itself
-      if (!ENV_NAME.test(name)) problem(ctx, [name], `must be named like an environment variable (letters, digits and \`_\`, not starting with a digit); got ${show(name)}.`);
+      if (envNameProblem(name)) problem(ctx, [name], envNameProblem(name)!);
       else if (PROXY_ENV.includes(name.toUpperCase())) problem(ctx, [name], `is set from \`proxy\`; got ${show(name)} here. Set \`proxy.${name.toUpperCase() === "NO_PROXY" ? "noProxy" : name.toUpperCase() === "HTTPS_PROXY" ? "https" : "http"}\` instead (NO_PROXY as a list, merged into one value).`);
     }
   });

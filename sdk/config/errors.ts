@@ -525,3 +525,11 @@ export const evenWithFieldErrors = { when: (payload: { value: unknown }) => isRe
 
 /** Like `evenWithFieldErrors`, for a check over the items of a list. */
 export const evenWithItemErrors = { when: (payload: { value: unknown }) => Array.isArray(payload.value) && !holdsNotKnown(payload.value) };
+
+/** An environment variable's name: letters, digits and `_`, not starting with a digit. */
+const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+/** The problem with `name` as an environment variable's name, or undefined. */
+export function envNameProblem(name: string): string | undefined {
+  return ENV_NAME.test(name) ? undefined : `must be named like an environment variable (letters, digits and \`_\`, not starting with a digit); got ${show(name)}.`;
+}

@@ -7,7 +7,7 @@
  */
 import * as path from "node:path";
 import { z } from "zod";
-import { either, isRecord, keyProblem, MAX_SECRET_BYTES, mustBe, parse, problem, show, strict, text, whenClean, type Problem } from "./errors";
+import { either, envNameProblem, isRecord, keyProblem, MAX_SECRET_BYTES, mustBe, parse, problem, show, strict, text, whenClean, type Problem } from "./errors";
 
 /** Kamal's hook names, in the order a first deploy runs them in Berth. */
 export const HOOK_NAMES = [
@@ -218,8 +218,6 @@ export const KAMAL_HOOK_VARS = [
   "KAMAL_RUNTIME",
 ] as const;
 
-const HOOK_VAR_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
-
 /**
  * The problems with `hooks.secrets` (variable name → value, exported to `SECRET_HOOKS`): a plain
  * map of environment variable names other than Kamal's hook variables. `value(name)` is the value
@@ -237,8 +235,9 @@ export function hookSecretsProblems(secrets: unknown, value: (name: string) => u
       out.push({ path: prefix, message: bad });
       continue;
     }
-    if (!HOOK_VAR_NAME.test(name)) {
-      out.push({ path: at, message: `must be named like an environment variable (letters, digits and \`_\`, not starting with a digit); got ${show(name)}.` });
+    const badName = envNameProblem(name);
+    if (badName !== undefined) {
+      out.push({ path: at, message: badName });
       continue;
     }
     if ((KAMAL_HOOK_VARS as readonly string[]).includes(name)) {

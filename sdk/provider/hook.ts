@@ -17,6 +17,7 @@ import { hookSchema, type HookInputs } from "../config/resources";
 import { localUser } from "./host-lock";
 import { execLocal, redact } from "./local";
 import { progress } from "./log";
+import { toHide } from "./redact";
 import type { ResourceDef } from "./resource";
 import { lastLines } from "./ssh";
 
@@ -61,13 +62,6 @@ export function hooksSkipped(env: NodeJS.ProcessEnv = process.env): boolean {
   return ["1", "true"].includes((env.BERTH_SKIP_HOOKS ?? "").trim().toLowerCase());
 }
 
-/** The texts to hide from a hook's output: each secret value, and each long-enough line of a multi-line one. */
-function hidden(h: HookInputs): string[] {
-  const values = Object.values(h.secretEnv ?? {});
-  const lines = values.flatMap((v) => (v.includes("\n") ? v.split("\n").map((l) => l.trim()).filter((l) => l.length >= 8) : []));
-  return [...values, ...lines].filter((v) => v.length >= 3);
-}
-
 /**
  * Runs the hook (unless `BERTH_SKIP_HOOKS` is set); throws naming it, its exit code and its last
  * output lines unless it exits 0. Its secrets (`secretEnv`) are in its environment only, and
@@ -81,7 +75,7 @@ export async function runHook(h: HookInputs): Promise<void> {
   }
   const env = { ...(h.secretEnv ?? {}), ...(await runEnv(h)) };
   await progress(`Running the ${describe(h)} on ${env.KAMAL_HOSTS || "no hosts"}...`);
-  const secrets = hidden(h);
+  const secrets = toHide(Object.values(h.secretEnv ?? {}));
   const lines: Promise<void>[] = [];
   const onLine = (l: string) => void lines.push(progress(`${h.hook}: ${l}`));
   let r;

@@ -22,9 +22,13 @@ function connectionNames(raw: unknown): string[] {
  */
 export function secretsIn(raw: unknown): string[] {
   const plain = new Set([...plainStrings(raw), ...connectionNames(raw)]);
-  const all = secretStrings(raw).filter((s) => !plain.has(s));
-  const lines = all.flatMap((s) => (s.includes("\n") ? s.split("\n").map((l) => l.trim()).filter((l) => l.length >= 8) : []));
-  return [...new Set([...all, ...lines])].filter((s) => s.length >= 3);
+  return toHide(secretStrings(raw).filter((s) => !plain.has(s)));
+}
+
+/** What to replace in output to hide `secrets`: each value, and each line of a multi-line one (8 characters or more); no text under 3 characters. */
+export function toHide(secrets: readonly string[]): string[] {
+  const lines = secrets.flatMap((s) => (s.includes("\n") ? s.split("\n").map((l) => l.trim()).filter((l) => l.length >= 8) : []));
+  return [...new Set([...secrets, ...lines])].filter((s) => s.length >= 3);
 }
 
 /** `e` with every secret of `raw` replaced by `***` in its message, and no stack trace. */
