@@ -20,6 +20,7 @@ import { serviceName } from "../commands/app";
 import { connectionFor } from "../config/connection";
 import { argsProblem, hasUnresolved, isUnresolved, knownProblems, plainProblems, secretPaths, throwProblems, valuesAt, type DeepInput } from "./inputs";
 import { Proxy } from "./proxy";
+import { SecretAlias } from "./secret-alias";
 import { readErrorPages } from "./error-pages";
 import { AppHost, type DockerHost, type Hook } from "./resources";
 import { checkBootstrapKnown, dockerHosts, plainBootstrap } from "./bootstrap";
@@ -75,13 +76,13 @@ export type AppServiceArgs = Omit<{ [K in keyof AppArgs]: Inputs<AppArgs[K]> }, 
 export interface AppHooksArgs extends HooksArgs {
   /**
    * Secrets in the environment of the `pre-connect`, `pre-deploy` and `post-deploy` hooks, as Kamal
-   * exports `.kamal/secrets` to those three: variable name → value (a `SecretAlias`'s `value`, a
+   * exports `.kamal/secrets` to those three: variable name → value (a `SecretAlias`, its `value`, a
    * Pulumi secret or a string). Held in state only as a secret, and replaced by `***` in the hooks'
    * output in the log and in errors. A changed value is recorded; it does not run the hooks.
    * @default - none
    * @example { SLACK_WEBHOOK_URL: slack.value }
    */
-  secrets?: Record<string, pulumi.Input<string>>;
+  secrets?: Record<string, pulumi.Input<string> | SecretAlias>;
 }
 
 /** Paths of the args that decide which resources exist, so must be plain values. */
@@ -151,7 +152,12 @@ export class AppService extends pulumi.ComponentResource {
     const bad = argsProblem(args, '`{ service, image, hosts: ["10.0.0.1"], … }`');
     if (bad) throw new BerthConfigError("AppService", [bad]);
     const { kamalProxy, image, version, hooks: allHooks, ...rest } = args;
-    const { secrets: hookSecrets, ...hooks } = (isRecord(allHooks) ? allHooks : {}) as AppHooksArgs;
+    const { secrets: givenHookSecrets, ...hooks } = (isRecord(allHooks) ? allHooks : {}) as AppHooksArgs;
+    // A SecretAlias stands for its value.
+    const hookSecrets: unknown =
+      isRecord(givenHookSecrets) && !isUnresolved(givenHookSecrets)
+        ? Object.fromEntries(Object.entries(givenHookSecrets).map(([k, v]) => [k, v instanceof SecretAlias ? v.value : v]))
+        : givenHookSecrets;
     const bootstrap = plainBootstrap(rest.ssh);
     this.destination = args.destination ?? pulumi.getStack();
     const input = { ...rest, destination: this.destination };

@@ -116,15 +116,17 @@ describe("component: hooks", function () {
     assert.deepEqual(deps.get("shop-hook-post-deploy"), [...primaryDone, "shop-jobs-h3", "shop-hook-post-app-boot-jobs-1"]);
   });
 
-  it("hooks.secrets: in the pre-connect, pre-deploy and post-deploy hooks only, always as a secret", async function () {
+  it("hooks.secrets: in the pre-connect, pre-deploy and post-deploy hooks only, always as a secret; a SecretAlias stands for its value", async function () {
     const props = new Map<string, Record<string, any>>();
     const grab: pulumi.ResourceTransformation = (a) => {
       if (a.type === "berth:index:Hook") props.set(a.name, a.props);
       return undefined;
     };
+    process.env.BERTH_TEST_HOOK_SECRET = "alias-value";
+    const alias = new berth.SecretAlias("hook-alias", { from: { env: "BERTH_TEST_HOOK_SECRET" } });
     const app = new berth.AppService(
       "shop",
-      { service: "shop", image: "reg.test/shop:v1", hosts: ["h1"], hooks: { ...ALL, secrets: { SLACK_TOKEN: pulumi.secret("tok-123"), KAMAL_REGISTRY_PASSWORD: "plain-pw" } }, ssh },
+      { service: "shop", image: "reg.test/shop:v1", hosts: ["h1"], hooks: { ...ALL, secrets: { SLACK_TOKEN: pulumi.secret("tok-123"), KAMAL_REGISTRY_PASSWORD: "plain-pw", FROM_ALIAS: alias } }, ssh },
       { transformations: [grab] },
     );
     await settled(app);
@@ -132,7 +134,7 @@ describe("component: hooks", function () {
     for (const n of ["shop-hook-pre-connect", "shop-hook-pre-deploy", "shop-hook-post-deploy"]) {
       const env = props.get(n)!.secretEnv;
       assert.equal(await isSecret(env), true, `${n}: a plain string given as a hook secret is stored as a secret`);
-      assert.deepEqual(await value(env), { SLACK_TOKEN: "tok-123", KAMAL_REGISTRY_PASSWORD: "plain-pw" });
+      assert.deepEqual(await value(env), { SLACK_TOKEN: "tok-123", KAMAL_REGISTRY_PASSWORD: "plain-pw", FROM_ALIAS: "alias-value" });
     }
     assert.ok(!JSON.stringify(registered.filter((r) => r.type === "berth:index:Hook").map((r) => r.inputs.env)).includes("tok-123"));
   });
