@@ -130,6 +130,7 @@ describe("component: hooks", function () {
       { transformations: [grab] },
     );
     await settled(app);
+    delete process.env.BERTH_TEST_HOOK_SECRET;
     assert.deepEqual([...props.keys()].filter((n) => props.get(n)!.secretEnv !== undefined).sort(), ["shop-hook-post-deploy", "shop-hook-pre-connect", "shop-hook-pre-deploy"]);
     for (const n of ["shop-hook-pre-connect", "shop-hook-pre-deploy", "shop-hook-post-deploy"]) {
       const env = props.get(n)!.secretEnv;
