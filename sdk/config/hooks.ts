@@ -248,7 +248,7 @@ export function hookSecretsProblems(secrets: unknown, value: (name: string) => u
     if (v === undefined) continue;
     if (typeof v !== "string") out.push({ path: at, message: mustBe("a string (a `SecretAlias`'s `value`, a Pulumi secret or a string)", v, "Convert it to a string.", true) });
     else if (v.includes("\u0000")) out.push({ path: at, message: "must not hold a NUL character (an environment variable cannot); got a value with one (not shown). Remove it." });
-    else if (Buffer.byteLength(v, "utf8") > MAX_SECRET_BYTES) out.push({ path: at, message: `must be at most ${MAX_SECRET_BYTES} bytes (an environment variable's limit); got ${Buffer.byteLength(v, "utf8")} bytes (not shown).` });
+    else if (Buffer.byteLength(v, "utf8") > MAX_SECRET_BYTES) out.push({ path: at, message: `must be at most ${MAX_SECRET_BYTES} bytes (an environment variable's limit); got ${Buffer.byteLength(v, "utf8")} bytes (not shown). Pass a shorter value.` });
   }
   return out;
 }

@@ -96,7 +96,7 @@ describe("hooks: secrets (hooks.secrets)", function () {
       "hooks.secrets.KAMAL_HOSTS: is one of Kamal's hook variables, which Berth sets; got \"KAMAL_HOSTS\". Give the secret another name.",
       "hooks.secrets.NUM: must be a string (a `SecretAlias`'s `value`, a Pulumi secret or a string); got a value that is not shown because it is secret. Convert it to a string.",
       "hooks.secrets.NUL: must not hold a NUL character (an environment variable cannot); got a value with one (not shown). Remove it.",
-      "hooks.secrets.BIG: must be at most 65536 bytes (an environment variable's limit); got 76000 bytes (not shown).",
+      "hooks.secrets.BIG: must be at most 65536 bytes (an environment variable's limit); got 76000 bytes (not shown). Pass a shorter value.",
       'hooks.secrets: must not be an empty name; got "". Name the entry, or remove it.',
     ]);
     assert.ok(!got.join("\n").includes("hunter2"));

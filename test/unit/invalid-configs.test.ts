@@ -385,6 +385,16 @@ addArgs("Proxy", "hosts: []", { ...PROXY(), hosts: [] }, "hosts");
 addArgs("Proxy", "a repeated host", { ...PROXY(), hosts: ["h1", "h1"] }, "hosts[1]");
 addArgs("Proxy", "hosts: [{ host }]", { ...PROXY(), hosts: [{ host: "h1" }] }, "hosts[0]");
 addArgs("AppService", "roles: { web: null } with an Output elsewhere (a TypeError before)", { ...APP_ROLES(), roles: { web: null }, version: later() }, "roles.web", { fix: false });
+// hooks.secrets (exported to the pre-connect, pre-deploy and post-deploy hooks): names and known values, never shown.
+const HOOKS = (secrets: unknown): Record<string, unknown> => ({ ...APP(), hooks: { preDeploy: { command: "true" }, secrets } });
+addArgs("AppService", "hooks.secrets: a name that is not an environment variable", HOOKS({ "1BAD": SECRET }), "hooks.secrets.1BAD", { secret: SECRET, fix: false });
+addArgs("AppService", "hooks.secrets: a name with a dash", HOOKS({ "MY-TOKEN": SECRET }), "hooks.secrets.MY-TOKEN", { secret: SECRET, fix: false });
+addArgs("AppService", "hooks.secrets: one of Kamal's hook variables", HOOKS({ KAMAL_HOSTS: SECRET }), "hooks.secrets.KAMAL_HOSTS", { secret: SECRET });
+addArgs("AppService", "hooks.secrets: a NUL in a value", HOOKS({ TOKEN: `${SECRET}\u0000x` }), "hooks.secrets.TOKEN", { secret: SECRET });
+addArgs("AppService", "hooks.secrets: a value over 64 KiB", HOOKS({ TOKEN: SECRET.repeat(4000) }), "hooks.secrets.TOKEN", { secret: SECRET });
+addArgs("AppService", "hooks.secrets: a number", HOOKS({ TOKEN: 424242 }), "hooks.secrets.TOKEN", { secret: "424242" });
+addArgs("AppService", "hooks.secrets: a string instead of a map", HOOKS(SECRET), "hooks.secrets", { secret: SECRET });
+addArgs("AppService", "hooks.secrets: the whole map an Output", HOOKS(pulumi.output({ TOKEN: SECRET })), "hooks.secrets", { secret: SECRET });
 addArgs("AppService", "roles: { web: null }", { ...APP_ROLES(), roles: { web: null } }, "roles.web", { fix: false });
 addArgs("AppService", 'roles: { web: "10.0.0.1" }', { ...APP_ROLES(), roles: { web: "10.0.0.1" } }, "roles.web");
 addArgs("AppService", "roles: { web: { hosts: null } } with an Output elsewhere", { ...APP_ROLES(), roles: { web: { hosts: null } }, version: later() }, "roles.web.hosts");
