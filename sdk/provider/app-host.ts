@@ -124,19 +124,22 @@ function preflight(s: AppHostInputs): Promise<void> {
  * one of them failed; the earlier groups wait for the later ones before they commit, so a failure in
  * the last group still switches the first back.
  */
-interface Release {
+export interface Release {
   started: number;
   members: Map<string, "pending" | "ok" | "failed">;
   /** The role's boot groups, when more than one. */
   groups?: string[][];
 }
-/** How long a release waits for a host of its boot groups to join before counting it out (its update did not start: nothing of it changes). */
-const GROUP_JOIN_MS = 30_000;
+/**
+ * How long a release waits, in milliseconds: `groupJoinMs` for a host of its boot groups to join
+ * before counting it out (its update did not start: nothing of it changes), `joinGraceMs` for the
+ * role's other hosts to join after the first one did. Changed only by tests.
+ */
+export const releaseTiming = { groupJoinMs: 30_000, joinGraceMs: 3000 };
 const releases = new Map<string, Release>();
-/** How long a release waits for the role's other hosts to join after the first one did. */
-const JOIN_GRACE_MS = 3000;
 
-function joinRelease(s: AppHostInputs): Release {
+/** This host's place in its role's release (created by the first host). Exported for tests. */
+export function joinRelease(s: Pick<AppHostInputs, "owner" | "service" | "role" | "destination" | "version" | "host" | "bootGroups">): Release {
   const key = JSON.stringify([s.owner ?? "", s.service, s.role, s.destination, s.version]);
   let r = releases.get(key);
   if (!r) {
@@ -148,13 +151,13 @@ function joinRelease(s: AppHostInputs): Release {
   return r;
 }
 
-/** Records this host's outcome; resolves with the hosts that failed (or never settled) once all did. */
-async function settle(r: Release, host: string, ok: boolean, timeoutMs: number): Promise<string[]> {
+/** Records this host's outcome; resolves with the hosts that failed (or never settled) once all did. Exported for tests. */
+export async function settle(r: Release, host: string, ok: boolean, timeoutMs: number): Promise<string[]> {
   r.members.set(host, ok ? "ok" : "failed");
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     const pending = [...r.members.values()].includes("pending");
-    if (!pending && Date.now() - r.started >= JOIN_GRACE_MS && !awaitingJoin(r, r.groups?.flat() ?? [])) break;
+    if (!pending && Date.now() - r.started >= releaseTiming.joinGraceMs && !awaitingJoin(r, r.groups?.flat() ?? [])) break;
     await sleep(100);
   }
   return [...r.members].filter(([h, state]) => h !== host && state !== "ok").map(([h]) => h);
@@ -162,14 +165,15 @@ async function settle(r: Release, host: string, ok: boolean, timeoutMs: number):
 
 /** Is one of `hosts` (of the release's boot groups) yet to join, while it still may? */
 function awaitingJoin(r: Release, hosts: string[]): boolean {
-  return Date.now() - r.started < GROUP_JOIN_MS && hosts.some((h) => !r.members.has(h));
+  return Date.now() - r.started < releaseTiming.groupJoinMs && hosts.some((h) => !r.members.has(h));
 }
 
 /**
  * A host of a later boot group waits until every host of the earlier groups that takes part in the
  * release has switched; resolves with those that failed (or did not switch within `timeoutMs`).
+ * Exported for tests.
  */
-async function earlierGroups(r: Release, host: string, timeoutMs: number): Promise<string[]> {
+export async function earlierGroups(r: Release, host: string, timeoutMs: number): Promise<string[]> {
   const g = r.groups?.findIndex((group) => group.includes(host)) ?? -1;
   if (!r.groups || g <= 0) return [];
   const earlier = r.groups.slice(0, g).flat();
