@@ -1,7 +1,7 @@
 /**
  * Docker argv helpers shared by the app and proxy commands. Pure: every function returns argv.
  */
-import { type Argv, orElse } from "./shell";
+import { type Argv, line, quote, waitWhileScript } from "./shell";
 import type { DockerOptions } from "../config/proxy";
 
 /** `["docker", ...args]`. */
@@ -45,14 +45,30 @@ export function networkCreateArgv(name: string): Argv {
 }
 
 /**
- * Creates the network unless it exists: `inspect || create || inspect` (the last one: another deploy
- * created it at the same moment, and create failed because it exists).
+ * Creates the network unless it exists, so that exactly one network has the name. Two deploys at
+ * once on a fresh host (kamal-proxy and an accessory, or two stacks) both find it missing and both
+ * create it: the engine's name check is not atomic (Docker 20.10 made two `kamal` networks 2 ms
+ * apart here), and then every `--network <name>` fails as ambiguous. So the check and the create
+ * run under a lock directory in `~/.kamal` (`mkdir` is atomic), waited for at most 15 s (a lock
+ * left by a killed deploy is then taken over); and when the name is doubled anyway (another user,
+ * or an older deploy), the networks beyond the oldest are removed: a container can only have
+ * joined the oldest by name, since the name was ambiguous from the second one on. Exits 1 naming
+ * the networks if more than one is left (one in use could not be removed).
  */
 export function ensureNetworkScript(name: string): string {
-  const inspect = docker("network", "inspect", name, "--format", "{{.Name}}");
-  return orElse(orElse(inspect, networkCreateArgv(name)), inspect);
+  const list = line(docker("network", "ls", "--no-trunc", "--filter", `name=^${name}$`, "--format", "{{.CreatedAt}} {{.ID}}"));
+  // Oldest first: `CreatedAt` is Go's time.String(), whose byte order is time order (LC_ALL=C: no locale collation).
+  const ids = `${list} | LC_ALL=C sort | awk '{ print $NF }'`;
+  return [
+    `l="$HOME"/.kamal/${quote(`berth-network-${name}.lock`)}; mkdir -p "$HOME"/.kamal; trap 'rmdir "$l" 2>/dev/null' EXIT`,
+    `(${waitWhileScript('! mkdir "$l" 2>/dev/null', 15)}) || true`,
+    `[ -n "$(${list})" ] || ${line(networkCreateArgv(name))} >/dev/null`,
+    `${ids} | sed 1d | while read -r id; do ${line(docker("network", "rm"))} "$id" >/dev/null 2>&1 || true; done`,
+    `left=$(${ids}); n=$(printf '%s\\n' "$left" | grep -c .)`,
+    `if [ "$n" -eq 0 ]; then echo "no docker network named ${name}: creating it failed" >&2; exit 1; fi`,
+    `if [ "$n" -gt 1 ]; then echo "$n docker networks are named ${name} ($(printf '%s\\n' "$left" | cut -c1-12 | paste -sd ' ' -)): exactly one is needed; remove the ones no container uses" >&2; exit 1; fi`,
+  ].join("\n");
 }
-
 
 /** `docker version --format {{.Server.Version}}`: fails unless the engine answers. */
 export function dockerVersionArgv(): Argv {

@@ -19,7 +19,7 @@ import { appHostSecrets, appHostSpec } from "../config/app-host";
 import { appHostSchema, type AppHostInputs } from "../config/resources";
 import { normalizeSsh } from "../config/ssh";
 import { connectionFor } from "../config/connection";
-import { appRunArgv, containerName, envFileContent, envFilePath, healthStatusScript, loginArgv, ownerFilePath, parseEnvFile, serviceName } from "../commands/app";
+import { appRunArgv, containerName, ensureNetworkScript, envFileContent, envFilePath, healthStatusScript, loginArgv, ownerFilePath, parseEnvFile, serviceName } from "../commands/app";
 import { parseProxyList, proxyDeployArgv, proxyDeployWaitScript, proxyListArgv, proxyRemoveArgv, proxyResumeArgv, proxyStopArgv, proxyTarget, proxyTlsPaths } from "../commands/proxy";
 import {
   chownToContainerUserScript,
@@ -331,6 +331,9 @@ async function switchTo(s: AppHostInputs, attempt: Attempt = {}): Promise<{ id: 
   await say(s, retained ? `reusing the retained image of ${s.version}` : `pulling ${s.image}${viaTunnel(tunnelPort)}`);
   await pullThrough(c, tunnelPort, `pulling ${s.image}`, pullScript(s.image, retained), presentScript(s.image, retained));
   const home = await prepareAssets(s);
+  // kamal-proxy's ProxyHost makes the network on a proxied host; a host with only roles that are not
+  // proxied has none (Kamal's `proxy boot` makes it on every host).
+  if (!s.proxy) await run(c, `creating the docker network ${s.container.network}`, ensureNetworkScript(s.container.network));
 
   await say(s, `starting ${name}`);
   await audit(c, { ...auditOf(s), message: `Booted app version ${s.version}` });
