@@ -32,6 +32,25 @@ function interesting(l: string): boolean {
   return /^#\d+ (\[|CACHED|ERROR|exporting|pushing|writing|importing|sending|naming|DONE)/.test(l) || /^ERROR/.test(l);
 }
 
+/**
+ * Why a failed build is worth one more try, or undefined. Only the last step, sending what was
+ * built to a registry, is retried: the build itself is in the builder's cache, so another try
+ * redoes the upload only. A registry can refuse one of two uploads of one blob at the same moment
+ * (the image push and the cache export both send each layer), and a connection can drop
+ * mid-upload; an authentication or permission error is not retried.
+ */
+export function retryablePushFailure(output: string): string | undefined {
+  const at = output.lastIndexOf("failed to solve: ");
+  if (at < 0) return undefined;
+  const why = output.slice(at + "failed to solve: ".length).trim().replace(/\s+/g, " ");
+  if (!/^(failed to push|error writing \w+ blob|failed commit on ref|failed to do request)/.test(why)) return undefined;
+  if (/unauthori[sz]ed|denied|forbidden|authentication required|insufficient_scope|\b40[13]\b/i.test(output)) return undefined;
+  return why.length > 240 ? `${why.slice(0, 240)}…` : why;
+}
+
+/** Waits before the second and third try of a build whose upload failed (shortened by the unit test). */
+export const pushRetry = { waitsMs: [2000, 5000] };
+
 async function containerdStore(): Promise<boolean> {
   const r = await execLocal(dockerStorageArgv());
   return r.code === 0 && /io\.containerd\.snapshotter/.test(r.stdout);
@@ -78,11 +97,20 @@ async function build(inputs: ImageInputs): Promise<ImageOutputs> {
     const cfg = { ...rest, context: path.resolve(inputs.context), dockerfile: path.resolve(inputs.dockerfile) };
     const argv = buildArgv(cfg, { metadataFile, secretEnv, envBuildArgs: proxyNames });
     await say(`building${inputs.platforms.length ? ` for ${inputs.platforms.join(", ")}` : ""}${inputs.builder ? ` on builder ${inputs.builder}` : ""}`);
-    const shown: Promise<void>[] = [];
-    const r = await execLocal(argv, { env, redact: secrets, onLine: (l) => interesting(l) && shown.push(progress(`image ${label}: ${l}`)) });
-    await Promise.all(shown);
-    if (r.code !== 0) {
-      throw new RemoteCommandError("localhost", `docker buildx build of ${label}`, r.code, lastLines(redact(`${r.stdout}\n${r.stderr}`, secrets), 40));
+    for (let attempt = 1; ; attempt++) {
+      const shown: Promise<void>[] = [];
+      const r = await execLocal(argv, { env, redact: secrets, onLine: (l) => interesting(l) && shown.push(progress(`image ${label}: ${l}`)) });
+      await Promise.all(shown);
+      if (r.code === 0) break;
+      const output = redact(`${r.stdout}\n${r.stderr}`, secrets);
+      const why = retryablePushFailure(output);
+      const wait = pushRetry.waitsMs[attempt - 1];
+      if (why === undefined || wait === undefined) {
+        const tries = attempt > 1 ? ` (try ${attempt} of ${pushRetry.waitsMs.length + 1})` : "";
+        throw new RemoteCommandError("localhost", `docker buildx build of ${label}${tries}`, r.code, lastLines(output, 40));
+      }
+      await say(`sending to the registry failed (${why}); trying again in ${wait / 1000} s (try ${attempt + 1} of ${pushRetry.waitsMs.length + 1})`);
+      await new Promise((res) => setTimeout(res, wait));
     }
     const meta = JSON.parse(fs.readFileSync(metadataFile, "utf8")) as Record<string, unknown>;
     const digest = typeof meta["containerimage.digest"] === "string" ? (meta["containerimage.digest"] as string) : "";

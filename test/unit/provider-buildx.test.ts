@@ -3,7 +3,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { patchStore } from "../../sdk/provider/buildx-builder";
-import { imageResource } from "../../sdk/provider/image";
+import { imageResource, pushRetry, retryablePushFailure } from "../../sdk/provider/image";
 import { BerthProvider } from "../../sdk/provider/provider";
 import { execLocal, redact, runLocal } from "../../sdk/provider/local";
 import type { ImageInputs } from "../../sdk/config/resources";
@@ -79,6 +79,97 @@ describe("provider/buildx", () => {
     assert.equal(secret.changes, true);
     const ctx = await provider.diff("id", IMAGE_URN, base, { ...base, contextHash: "sha256:b" });
     assert.deepEqual([ctx.changes, ctx.replaces], [true, []]);
+  });
+});
+
+describe("provider/image: a failed upload is tried again", () => {
+  // Output of a real failure (the lab's registry, BuildKit 0.2x): the image push and the cache
+  // export sent one blob to one repository at the same moment.
+  const raced = [
+    "#10 ERROR: failed to push 10.77.0.1:5443/t/cached:1: errors:",
+    "unknown: provided digest did not match uploaded content",
+    '#11 ERROR: error writing layer blob: failed commit on ref "layer-sha256:71e4": failed to do request: Put "https://10.77.0.1:5443/v2/t/cached/blobs/uploads/x": failed to push',
+    "ERROR: failed to build: failed to solve: failed to push 10.77.0.1:5443/t/cached:1: errors:",
+    "unknown: provided digest did not match uploaded content",
+  ].join("\n");
+  const denied = "#10 ERROR: failed to push r/app:1: unexpected status from HEAD request to https://r/v2/app/blobs/x: 401 Unauthorized\nERROR: failed to build: failed to solve: failed to push r/app:1: unexpected status: 401 Unauthorized";
+  const stepFailed = '#5 ERROR: process "/bin/sh -c false" did not complete successfully: exit code: 1\nERROR: failed to build: failed to solve: process "/bin/sh -c false" did not complete successfully: exit code: 1';
+
+  it("retryablePushFailure: an upload error is retried; a failed step or a refused login is not", () => {
+    assert.equal(retryablePushFailure(raced), "failed to push 10.77.0.1:5443/t/cached:1: errors: unknown: provided digest did not match uploaded content");
+    assert.ok(retryablePushFailure('ERROR: failed to solve: error writing layer blob: failed commit on ref "layer-sha256:1": no response'));
+    assert.equal(retryablePushFailure(denied), undefined);
+    assert.equal(retryablePushFailure(stepFailed), undefined);
+    assert.equal(retryablePushFailure("ERROR: failed to solve: failed to push r/a:1: denied: requested access to the resource is denied"), undefined);
+  });
+
+  let dir: string;
+  let savedPath: string | undefined;
+  let savedWaits: number[];
+  beforeEach(() => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), "berth-image-retry-"));
+    savedPath = process.env.PATH;
+    savedWaits = pushRetry.waitsMs;
+    pushRetry.waitsMs = [10, 10];
+  });
+  afterEach(() => {
+    process.env.PATH = savedPath;
+    pushRetry.waitsMs = savedWaits;
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  /** A stand-in `docker` on PATH: its first `failures` calls print `output` and exit 1, then it writes the metadata file. */
+  function standIn(failures: number, output: string): () => number {
+    fs.writeFileSync(path.join(dir, "out.txt"), output + "\n");
+    const script = [
+      "#!/bin/sh",
+      `n=$(cat '${dir}/calls' 2>/dev/null || echo 0); n=$((n+1)); echo $n > '${dir}/calls'`,
+      `if [ $n -le ${failures} ]; then cat '${dir}/out.txt' >&2; exit 1; fi`,
+      'while [ $# -gt 0 ]; do if [ "$1" = --metadata-file ]; then printf \'{"containerimage.digest":"sha256:%064d"}\' 7 > "$2"; fi; shift; done',
+    ].join("\n");
+    fs.writeFileSync(path.join(dir, "docker"), script + "\n", { mode: 0o755 });
+    process.env.PATH = `${dir}:${savedPath}`;
+    return () => Number(fs.readFileSync(path.join(dir, "calls"), "utf8"));
+  }
+  const inputs = {
+    context: ".",
+    dockerfile: "Dockerfile",
+    contextHash: "sha256:0",
+    buildArgs: {},
+    ssh: [],
+    platforms: [],
+    tags: ["r/app:1"],
+    labels: {},
+    exports: { push: true, load: false },
+    cacheFrom: [],
+    cacheTo: [],
+    noCache: false,
+    pull: false,
+    provenance: false,
+    secrets: { build: {}, proxyEnv: {} },
+  } as unknown as ImageInputs;
+
+  it("a raced upload succeeds on the next try", async () => {
+    const calls = standIn(1, raced);
+    const r = await imageResource.create(inputs);
+    assert.equal(r.id, `sha256:${"0".repeat(63)}7`);
+    assert.equal(calls(), 2);
+  });
+
+  it("gives up after three tries, saying so", async () => {
+    const calls = standIn(5, raced);
+    await assert.rejects(imageResource.create(inputs), (e: Error) => /docker buildx build of r\/app:1 \(try 3 of 3\) failed \(exit 1\)/.test(e.message) && /provided digest did not match/.test(e.message));
+    assert.equal(calls(), 3);
+  });
+
+  it("a refused login and a failed step are not tried again", async () => {
+    let calls = standIn(5, denied);
+    await assert.rejects(imageResource.create(inputs), (e: Error) => /build of r\/app:1 failed \(exit 1\)/.test(e.message) && /401 Unauthorized/.test(e.message));
+    assert.equal(calls(), 1);
+    fs.rmSync(path.join(dir, "calls"));
+    calls = standIn(5, stepFailed);
+    await assert.rejects(imageResource.create(inputs), /did not complete successfully/);
+    assert.equal(calls(), 1);
   });
 });
 
