@@ -10,6 +10,8 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { execFileSync, spawnSync } from "node:child_process";
+import * as http from "node:http";
+import type { AddressInfo } from "node:net";
 import { LocalWorkspace, Stack } from "@pulumi/pulumi/automation";
 import { AppService, BuildxBuilder, BuildxBuilderArgs, Image, ImageArgs } from "../../sdk";
 import { backend, REPO, TestBackend } from "../helpers/engine";
@@ -75,6 +77,38 @@ function docker(...args: string[]): string {
   return execFileSync("docker", args, { encoding: "utf8" }).trim();
 }
 
+/**
+ * A registry in front of the lab's plain one that refuses every blob upload (with the answer the
+ * lab's registry gave when two uploads of one blob raced: 400 DIGEST_INVALID) while `failing` is
+ * set, and passes everything else through. The Host header is kept, so the registry's upload
+ * locations point back here.
+ */
+async function flakyRegistry(target: string): Promise<{ address: string; failing: boolean; refused: number; close: () => Promise<void> }> {
+  const [targetHost, targetPort] = target.split(":");
+  const state = { address: "", failing: true, refused: 0, close: async () => undefined as void };
+  const server = http.createServer((req, res) => {
+    if (state.failing && req.method === "PUT" && /\/blobs\/uploads\//.test(req.url ?? "")) {
+      state.refused++;
+      req.resume();
+      req.on("end", () => {
+        res.writeHead(400, { "content-type": "application/json" });
+        res.end(JSON.stringify({ errors: [{ code: "DIGEST_INVALID", message: "provided digest did not match uploaded content" }] }));
+      });
+      return;
+    }
+    const up = http.request({ host: targetHost, port: Number(targetPort), method: req.method, path: req.url, headers: req.headers }, (r) => {
+      res.writeHead(r.statusCode ?? 502, r.headers);
+      r.pipe(res);
+    });
+    up.on("error", () => res.destroy());
+    req.pipe(up);
+  });
+  await new Promise<void>((resolve) => server.listen(0, targetHost, resolve));
+  state.address = `${targetHost}:${(server.address() as AddressInfo).port}`;
+  state.close = () => new Promise<void>((resolve) => server.close(() => resolve()));
+  return state;
+}
+
 /** The registry's manifest (or index) for a reference, parsed. */
 function registryManifest(l: Lab, repo: string, reference: string): any {
   const out = execFileSync(
@@ -120,7 +154,7 @@ describe("real: Image on the lab", function () {
   });
 
   after(async function () {
-    for (const name of ["img", "multi", "badload"]) {
+    for (const name of ["img", "multi", "badload", "flaky"]) {
       try {
         const s = await LocalWorkspace.selectStack({ stackName: name, projectName: PROJECT, program: async () => undefined }, { pulumiCommand: b.pulumi, envVars: b.envVars });
         await s.destroy();
@@ -128,7 +162,7 @@ describe("real: Image on the lab", function () {
         /* already gone */
       }
     }
-    for (const name of ["berth-img", "berth-hybrid", "berth-badload"]) spawnSync("docker", ["buildx", "rm", name]);
+    for (const name of ["berth-img", "berth-hybrid", "berth-badload", "berth-flaky"]) spawnSync("docker", ["buildx", "rm", name]);
     try {
       sshRun(l, l.hosts[0].address, "docker ps -aq --filter label=service=seed002 | xargs -r docker rm -f");
     } catch {
@@ -268,6 +302,34 @@ describe("real: Image on the lab", function () {
     const cacheIndex = JSON.parse(fs.readFileSync(path.join(out, "cache", "index.json"), "utf8"));
     assert.ok(cacheIndex.manifests.length >= 1);
     assert.match(r.outputs.ociDigest.value as string, /^sha256:[0-9a-f]{64}$/);
+  });
+
+  it("a registry that refuses the upload: the build is tried again and pushes on the next try", async function () {
+    const flaky = await flakyRegistry(l.registry.plain);
+    const stack = await new ImageStack(b, "flaky").init();
+    try {
+      stack.builder = { name: "berth-flaky", image: l.images.buildkit, config: { registry: { ...registryConfig().registry, [flaky.address]: { http: true } } } };
+      fs.writeFileSync(path.join(work, "cache", "b.txt"), `flaky ${run}\n`);
+      stack.images = { flaky: { context: path.join(work, "cache"), tags: [`${flaky.address}/berth-test/flaky:${run}`] } };
+      // The registry refuses until Berth says it tries again, whatever BuildKit retried on its own.
+      const up = stack.stack.up({
+        onOutput: (o) => {
+          stack.output += o;
+          if (/sending to the registry failed \(/.test(stack.output)) flaky.failing = false;
+        },
+      });
+      const r = await up;
+      assert.equal(r.summary.result, "succeeded");
+      assert.ok(flaky.refused >= 1, "the registry refused no upload");
+      assert.match(stack.output, /image 10\.77\.0\.1:\d+\/berth-test\/flaky:\w+: sending to the registry failed \(failed to push [^)]*\); trying again in 2 s \(try 2 of 3\)/);
+      const digest = r.outputs.flakyDigest.value as string;
+      const manifest = execFileSync("curl", ["-sf", "-o", "/dev/null", "-w", "%{http_code}", "-H", "Accept: application/vnd.oci.image.index.v1+json", `http://${l.registry.plain}/v2/berth-test/flaky/manifests/${digest}`], { encoding: "utf8" });
+      assert.equal(manifest, "200");
+    } finally {
+      await stack.stack.destroy().catch(() => undefined);
+      await flaky.close();
+    }
+    assert.deepEqual(buildkitContainers([], "berth-flaky"), []);
   });
 
   it("destroy removes the builder and leaves no BuildKit container", async function () {
