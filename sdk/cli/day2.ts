@@ -15,13 +15,14 @@ import {
   execInContainerArgv,
   type LogOptions,
   logsScript,
+  plainTerminalScript,
   proxyDetailsArgv,
   runningContainerIdArgv,
 } from "../commands/day2";
 import { homeScript } from "../commands/rollout";
 import { type Argv, line } from "../commands/shell";
 import { serviceName } from "../commands/app";
-import { closeAll, type Connection, exec } from "../provider/ssh";
+import { attach, type Attached, closeAll, type Connection, exec } from "../provider/ssh";
 import { type AccessoryTarget, type AppTarget, readStack, type StackSource, type StackTargets } from "./stack";
 
 export const APP_USAGE = "berth app logs|exec|details|containers [options] [-- <cmd…>]";
@@ -36,20 +37,25 @@ export const DAY2_OPTIONS: Record<Scope, string> = {
     "  --service <s>        the service, when the stack has several",
     "  --role <r,…>         only these roles (-r, --roles)",
     "  --host <h,…>         only these hosts (--hosts)",
-    "  logs: -n, --lines <n> (default 100 unless --since or --grep), -s, --since <t>, -g, --grep <pattern>, -T, --timestamps",
-    "  exec: --reuse (in the running container; default: a new one from the role's image), -e, --env K=V",
+    "  logs: -n, --lines <n> (default 100 unless --since or --grep), -s, --since <t>, -g, --grep <pattern>, -T, --timestamps,",
+    "        -f, --follow (on one host: the first, or the one --host names; until Ctrl-C, default 10 lines)",
+    "  exec: --reuse (in the running container; default: a new one from the role's image), -e, --env K=V,",
+    "        -i, --interactive (on one host, with a terminal and this one's input; exits with the command's status)",
     "  exec runs the words after the options (or after --) as the command, without a shell: `-- sh -c '…'` for one.",
   ].join("\n"),
   proxy: [
     "Options:",
     "  --stack <s>, --cwd <dir>, --host <h,…>",
-    "  logs: -n, --lines <n> (default 100 unless --since or --grep), -s, --since <t>, -g, --grep <pattern>, -T, --timestamps",
+    "  logs: -n, --lines <n> (default 100 unless --since or --grep), -s, --since <t>, -g, --grep <pattern>, -T, --timestamps,",
+    "        -f, --follow (on one host: the first, or the one --host names; until Ctrl-C, default 10 lines)",
   ].join("\n"),
   accessory: [
     "Options:",
     "  --stack <s>, --cwd <dir>, --host <h,…>",
-    "  logs: -n, --lines <n> (default 100 unless --since or --grep), -s, --since <t>, -g, --grep <pattern>, -T, --timestamps",
-    "  exec: --reuse (in the running container; default: a new one from its image), -e, --env K=V",
+    "  logs: -n, --lines <n> (default 100 unless --since or --grep), -s, --since <t>, -g, --grep <pattern>, -T, --timestamps,",
+    "        -f, --follow (on one host: the first, or the one --host names; until Ctrl-C, default 10 lines)",
+    "  exec: --reuse (in the running container; default: a new one from its image), -e, --env K=V,",
+    "        -i, --interactive (on one host, with a terminal and this one's input; exits with the command's status)",
   ].join("\n"),
 };
 
@@ -67,6 +73,9 @@ const ACTIONS: Record<Scope, string[]> = {
   accessory: ["logs", "exec"],
 };
 
+/** Lines shown before following (Kamal's `--follow` default). */
+const FOLLOW_LINES = 10;
+
 /** A parsed Day-2 command line. */
 export interface Day2Args {
   scope: Scope;
@@ -83,6 +92,8 @@ export interface Day2Args {
   logs: LogOptions;
   /** `--reuse`: exec in the running container instead of a new one. */
   reuse: boolean;
+  /** `--interactive`: exec with a terminal and this process's input, on one host. */
+  interactive: boolean;
   /** `-e K=V`: extra environment of the exec. */
   env: Record<string, string>;
   /** The command to exec. */
@@ -113,6 +124,10 @@ const FLAG_OPTIONS: Record<string, { key: string; scopes: Scope[]; actions: stri
   "--timestamps": { key: "timestamps", scopes: ["app", "proxy", "accessory"], actions: ["logs"] },
   "-T": { key: "timestamps", scopes: ["app", "proxy", "accessory"], actions: ["logs"] },
   "--reuse": { key: "reuse", scopes: ["app", "accessory"], actions: ["exec"] },
+  "--follow": { key: "follow", scopes: ["app", "proxy", "accessory"], actions: ["logs"] },
+  "-f": { key: "follow", scopes: ["app", "proxy", "accessory"], actions: ["logs"] },
+  "--interactive": { key: "interactive", scopes: ["app", "accessory"], actions: ["exec"] },
+  "-i": { key: "interactive", scopes: ["app", "accessory"], actions: ["exec"] },
 };
 
 function list(value: string, flag: string): string[] {
@@ -134,7 +149,7 @@ export function parseDay2Args(scope: Scope, args: string[]): Day2Args {
     const expected = actions.map((a) => `\`${a}\``).join(", ");
     throw new Day2UsageError(action === undefined ? `expected one of ${expected}` : `unknown action \`${action}\`: expected one of ${expected}`);
   }
-  const out: Day2Args = { scope, action, source: {}, logs: {}, reuse: false, env: {}, cmd: [] };
+  const out: Day2Args = { scope, action, source: {}, logs: {}, reuse: false, interactive: false, env: {}, cmd: [] };
   const positional: string[] = [];
   for (let i = 0; i < rest.length; i++) {
     const word = rest[i];
@@ -169,6 +184,8 @@ export function parseDay2Args(scope: Scope, args: string[]): Day2Args {
     if (flagSpec) {
       if (eq > 0) throw new Day2UsageError(`\`${flag}\` takes no value`);
       if (flagSpec.key === "timestamps") out.logs.timestamps = true;
+      else if (flagSpec.key === "follow") out.logs.follow = true;
+      else if (flagSpec.key === "interactive") out.interactive = true;
       else out.reuse = true;
       continue;
     }
@@ -218,6 +235,7 @@ export function parseDay2Args(scope: Scope, args: string[]): Day2Args {
   if (positional.length > 0) throw new Day2UsageError(`unexpected argument \`${positional[0]}\``);
   if (scope === "accessory" && out.accessory === undefined) throw new Day2UsageError("expected the accessory's name");
   if (action === "exec" && out.cmd.length === 0) throw new Day2UsageError("no command given: `exec` needs the command to run, e.g. `-- cat /etc/hostname`");
+  if (out.logs.follow && out.logs.grep === undefined && out.logs.since === undefined && out.logs.lines === undefined) out.logs.lines = FOLLOW_LINES;
   if (action === "logs") out.logs.lines = defaultLines(out.logs);
   return out;
 }
@@ -230,8 +248,22 @@ export interface Task {
   /** The failure's prefix on stderr: `10.77.0.11 (role web)`. */
   where: string;
   connection: Connection;
-  /** Returns what to print; throws (naming no secret) to fail. */
-  run(c: Connection): Promise<string>;
+  /** What to run there (finding the container first, when needed); throws (naming no secret) to fail. */
+  command(c: Connection): Promise<HostCommand>;
+}
+
+/** A command for a host, and how its exit status reads. */
+export interface HostCommand {
+  script: string;
+  /** What it does, for errors: `listing the containers`. */
+  step: string;
+  /**
+   * `list`: output is stdout, any status but 0 fails; `logs`: the same, except that with `--grep`
+   * status 1 and no output is no line matching; `exec`: output is stdout and stderr, shown whatever the status.
+   */
+  kind: "list" | "logs" | "exec";
+  /** With `logs --grep`. */
+  grep?: boolean;
 }
 
 /** A failure on a host whose output is still shown under its header. */
@@ -288,9 +320,21 @@ function hostMajor<T extends { host: string }>(targets: T[], rank: (t: T) => str
 }
 
 async function mustRun(c: Connection, step: string, command: string): Promise<string> {
-  const r = await exec(c, command, { step });
-  if (r.code !== 0) throw new HostFailure(`${step} failed (exit ${r.code})${r.stderr.trim() ? `: ${r.stderr.trim()}` : ""}`, r.stdout);
-  return r.stdout;
+  return finish(c, { script: command, step, kind: "list" });
+}
+
+/** Runs a host command and reads its status: what to print, or a `HostFailure` with what it printed. */
+async function finish(c: Connection, h: HostCommand): Promise<string> {
+  const r = await exec(c, h.script, { step: h.step });
+  if (h.kind === "exec") {
+    const output = `${r.stdout}${r.stderr}`;
+    if (r.code !== 0) throw new HostFailure(`the command exited ${r.code}`, output);
+    return output;
+  }
+  if (r.code === 0) return r.stdout;
+  // With `--grep`, exit 1 is grep finding no line.
+  if (h.kind === "logs" && h.grep && r.code === 1 && r.stdout === "") return "";
+  throw new HostFailure(`${h.step} failed (exit ${r.code})${h.kind === "list" && r.stderr.trim() ? `: ${r.stderr.trim()}` : ""}`, r.stdout);
 }
 
 /** The id of the role's running container on the host, or a failure naming the role. */
@@ -301,18 +345,21 @@ async function runningContainer(c: Connection, t: AppTarget): Promise<string> {
   return id;
 }
 
-async function logs(c: Connection, container: string, o: LogOptions): Promise<string> {
-  const r = await exec(c, logsScript(container, o), { step: "reading the log" });
-  // With `--grep`, exit 1 is grep finding no line.
-  if (r.code === 0 || (o.grep !== undefined && r.code === 1 && r.stdout === "")) return r.stdout;
-  throw new HostFailure(`reading the log of ${container} failed (exit ${r.code})`, r.stdout);
+function logsCommand(container: string, o: LogOptions): HostCommand {
+  return { script: logsScript(container, o), step: `reading the log of ${container}`, kind: "logs", grep: o.grep !== undefined };
 }
 
-async function execCommand(c: Connection, argv: Argv, what: string): Promise<string> {
-  const r = await exec(c, line(argv), { step: what });
-  const output = `${r.stdout}${r.stderr}`;
-  if (r.code !== 0) throw new HostFailure(`the command exited ${r.code}`, output);
-  return output;
+function execCommand(argv: Argv): HostCommand {
+  return { script: line(argv), step: "exec", kind: "exec" };
+}
+
+function listCommand(step: string, argv: Argv): HostCommand {
+  return { script: line(argv), step, kind: "list" };
+}
+
+/** Runs a task's command on its host: what to print. */
+async function onHost(t: Task): Promise<string> {
+  return finish(t.connection, await t.command(t.connection));
 }
 
 /** What `berth <scope> <action>` runs where: one task per host (and role). */
@@ -339,7 +386,7 @@ export function plan(a: Day2Args, stack: StackTargets): Task[] {
           host,
           where: host,
           connection: t.connection,
-          run: (c) => mustRun(c, "listing the containers", line(appContainersArgv({ service: t.service, destination: t.destination }))),
+          command: async () => listCommand("listing the containers", appContainersArgv({ service: t.service, destination: t.destination })),
         };
       });
     }
@@ -348,14 +395,14 @@ export function plan(a: Day2Args, stack: StackTargets): Task[] {
       host: t.host,
       where: roleLabel(t),
       connection: t.connection,
-      run: async (c) => {
+      command: async (c) => {
         switch (a.action) {
           case "details":
-            return mustRun(c, "listing the running containers", line(appDetailsArgv(t)));
+            return listCommand("listing the running containers", appDetailsArgv(t));
           case "logs":
-            return logs(c, await runningContainer(c, t), a.logs);
+            return logsCommand(await runningContainer(c, t), a.logs);
           default:
-            return a.reuse ? execCommand(c, execInContainerArgv(await runningContainer(c, t), a.cmd, a.env), "exec") : execCommand(c, appExecNewArgv(t, a.cmd, a.env), "exec");
+            return execCommand(a.reuse ? execInContainerArgv(await runningContainer(c, t), a.cmd, a.env, a.interactive) : appExecNewArgv(t, a.cmd, a.env, a.interactive));
         }
       },
     }));
@@ -367,7 +414,7 @@ export function plan(a: Day2Args, stack: StackTargets): Task[] {
       host: p.host,
       where: p.host,
       connection: p.connection,
-      run: (c) => (a.action === "details" ? mustRun(c, "listing kamal-proxy", line(proxyDetailsArgv(p.run.containerName))) : logs(c, p.run.containerName, a.logs)),
+      command: async () => (a.action === "details" ? listCommand("listing kamal-proxy", proxyDetailsArgv(p.run.containerName)) : logsCommand(p.run.containerName, a.logs)),
     }));
   }
   const named = stack.accessories.filter((x) => x.name === a.accessory || x.service === a.accessory);
@@ -380,11 +427,11 @@ export function plan(a: Day2Args, stack: StackTargets): Task[] {
     host: x.host,
     where: `${x.host} (accessory ${x.name})`,
     connection: x.connection,
-    run: async (c) => {
-      if (a.action === "logs") return logs(c, x.service, a.logs);
-      if (a.reuse) return execCommand(c, execInContainerArgv(x.service, a.cmd, a.env), "exec");
+    command: async (c) => {
+      if (a.action === "logs") return logsCommand(x.service, a.logs);
+      if (a.reuse) return execCommand(execInContainerArgv(x.service, a.cmd, a.env, a.interactive));
       const home = (await mustRun(c, "reading the login user's home", homeScript())).trim();
-      return execCommand(c, accessoryExecNewArgv(x, home, a.cmd, a.env), "exec");
+      return execCommand(accessoryExecNewArgv(x, home, a.cmd, a.env, a.interactive));
     },
   }));
 }
@@ -394,9 +441,9 @@ export function plan(a: Day2Args, stack: StackTargets): Task[] {
  * a blank line (Kamal's `puts_by_host`). Failures go to stderr, each naming its host; returns the
  * exit code (1 when any host failed).
  */
-export async function runTasks(tasks: Task[], command: string, out: (text: string) => void, err: (text: string) => void): Promise<number> {
+export async function runTasks(tasks: Task[], command: string, out: (text: string) => void, err: (text: string) => void, execute: (t: Task) => Promise<string> = onHost): Promise<number> {
   try {
-    const results = await Promise.allSettled(tasks.map((t) => t.run(t.connection)));
+    const results = await Promise.allSettled(tasks.map(execute));
     let failed = 0;
     results.forEach((r, i) => {
       const t = tasks[i];
@@ -417,8 +464,66 @@ export async function runTasks(tasks: Task[], command: string, out: (text: strin
   }
 }
 
+/** This process's terminal, for `--follow` and `--interactive`. */
+export interface Terminal {
+  stdin: NodeJS.ReadStream;
+  stdout: NodeJS.WriteStream;
+  stderr: NodeJS.WriteStream;
+}
+
+/**
+ * `logs --follow` and `exec --interactive` (Kamal's `exec ssh -t`): on one host — the first in the
+ * stack's order, or the one `--host` names — with a terminal on the host, the output as it comes
+ * and, for `exec`, this process's input (raw, when it is a terminal). Returns the command's exit
+ * status; Ctrl-C while following hangs up on the host's `docker logs` and returns 130.
+ */
+export async function runAttached(tasks: Task[], command: string, a: Day2Args, term: Terminal): Promise<number> {
+  const t = tasks[0];
+  const follow = a.action === "logs";
+  term.stderr.write(follow ? `Following logs on ${t.where}...\n` : `Launching interactive command on ${t.where}...\n`);
+  const size = { rows: term.stdout.rows || 24, cols: term.stdout.columns || 80 };
+  const raw = !follow && term.stdin.isTTY === true;
+  let attached: Attached | undefined;
+  let interrupted = false;
+  const interrupt = () => {
+    interrupted = true;
+    attached?.stop();
+  };
+  const resize = () => attached?.resize(term.stdout.rows || size.rows, term.stdout.columns || size.cols);
+  try {
+    const h = await t.command(t.connection);
+    attached = await attach(t.connection, follow ? plainTerminalScript(h.script) : h.script, h.step, {
+      pty: { ...size, term: process.env.TERM || "xterm-256color" },
+      stdin: follow ? undefined : term.stdin,
+      onStdout: (d) => term.stdout.write(d),
+      onStderr: (d) => term.stderr.write(d),
+    });
+    if (follow) process.on("SIGINT", interrupt);
+    if (raw) term.stdin.setRawMode(true);
+    term.stdout.on("resize", resize);
+    const code = await attached.done;
+    return interrupted ? 130 : code;
+  } catch (e) {
+    const message = (e as Error).message;
+    term.stderr.write(`berth ${command}: ${e instanceof HostFailure ? `${t.where}: ${message}` : message}\n`);
+    return 1;
+  } finally {
+    process.removeListener("SIGINT", interrupt);
+    term.stdout.removeListener("resize", resize);
+    if (raw) term.stdin.setRawMode(false);
+    if (!follow) term.stdin.pause();
+    await closeAll();
+  }
+}
+
 /** `berth <scope> …`: reads the stack, plans, runs. Throws `Day2UsageError` or `Day2Error`. */
-export async function day2Command(scope: Scope, args: string[], out: (text: string) => void, err: (text: string) => void): Promise<number> {
+export async function day2Command(
+  scope: Scope,
+  args: string[],
+  out: (text: string) => void,
+  err: (text: string) => void,
+  term: Terminal = { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr },
+): Promise<number> {
   const a = parseDay2Args(scope, args);
   let stack: StackTargets;
   try {
@@ -426,5 +531,7 @@ export async function day2Command(scope: Scope, args: string[], out: (text: stri
   } catch (e) {
     throw new Day2Error((e as Error).message);
   }
-  return runTasks(plan(a, stack), `${scope} ${a.action}`, out, err);
+  const tasks = plan(a, stack);
+  if (a.logs.follow || a.interactive) return runAttached(tasks, `${scope} ${a.action}`, a, term);
+  return runTasks(tasks, `${scope} ${a.action}`, out, err);
 }

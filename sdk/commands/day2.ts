@@ -59,6 +59,8 @@ export interface LogOptions {
   grep?: string;
   /** `--timestamps`. */
   timestamps?: boolean;
+  /** `--follow`: new lines as they come, until the reader stops or the container ends. */
+  follow?: boolean;
 }
 
 /**
@@ -70,13 +72,14 @@ export function defaultLines(o: LogOptions): number | undefined {
   return o.since !== undefined || o.grep !== undefined ? undefined : 100;
 }
 
-/** `docker logs [--timestamps] [--since S] [--tail N] <container>`. */
+/** `docker logs [--timestamps] [--since S] [--tail N] [--follow] <container>`. */
 export function logsArgv(container: string, o: LogOptions): Argv {
   return docker(
     "logs",
     ...(o.timestamps ? ["--timestamps"] : []),
     ...(o.since !== undefined ? ["--since", o.since] : []),
     ...(o.lines !== undefined ? ["--tail", String(o.lines)] : []),
+    ...(o.follow ? ["--follow"] : []),
     container,
   );
 }
@@ -90,10 +93,26 @@ export function logsScript(container: string, o: LogOptions): string {
   return o.grep === undefined ? logs : pipe(logs, ["grep", "-e", o.grep]);
 }
 
-/** `docker exec [--env K=V …] <container> <cmd…>`: a command in the running container (Kamal's `--reuse`). */
-export function execInContainerArgv(container: string, cmd: readonly string[], env: Readonly<Record<string, string>> = {}): Argv {
+/**
+ * `-it`: the container's input is kept open and it gets a terminal (Kamal's `--interactive`); the
+ * command then needs a terminal on the host (`ssh -t`).
+ */
+function ttyFlags(interactive: boolean): string[] {
+  return interactive ? ["-it"] : [];
+}
+
+/**
+ * A script whose output goes to a terminal on the host (`ssh -t`) with its newlines left as they
+ * are (`stty -onlcr`), so a followed log piped on this side has no carriage returns.
+ */
+export function plainTerminalScript(script: string): string {
+  return `stty -onlcr 2>/dev/null; ${script}`;
+}
+
+/** `docker exec [-it] [--env K=V …] <container> <cmd…>`: a command in the running container (Kamal's `--reuse`). */
+export function execInContainerArgv(container: string, cmd: readonly string[], env: Readonly<Record<string, string>> = {}, interactive = false): Argv {
   if (cmd.length === 0) throw new Error("execInContainerArgv: no command");
-  return docker("exec", ...argumentize("--env", env), container, ...cmd);
+  return docker("exec", ...ttyFlags(interactive), ...argumentize("--env", env), container, ...cmd);
 }
 
 /** What `appExecNewArgv` needs of the role on the host: the provider's `AppHost` input. */
@@ -105,12 +124,13 @@ export type AppExecSpec = Pick<AppHostSpec, "service" | "role" | "destination" |
  * --env <given> --volume … <options> <image> <cmd…>`. No name and no labels: it is not one of the
  * role's containers. Secret values stay in the env file.
  */
-export function appExecNewArgv(s: AppExecSpec, cmd: readonly string[], env: Readonly<Record<string, string>> = {}): Argv {
+export function appExecNewArgv(s: AppExecSpec, cmd: readonly string[], env: Readonly<Record<string, string>> = {}, interactive = false): Argv {
   if (cmd.length === 0) throw new Error("appExecNewArgv: no command");
   const c = s.container;
   return docker(
     "run",
     "--rm",
+    ...ttyFlags(interactive),
     "--network",
     c.network,
     ...argumentize("--env", c.env),
@@ -132,12 +152,13 @@ export type AccessoryExecSpec = Pick<AccessoryHostSpec, "host" | "app" | "name" 
  * `accessory exec` without `--reuse`): its network, env, env file and mounts (`home` is the login
  * user's home, so file and directory mounts are absolute), no name, no published port.
  */
-export function accessoryExecNewArgv(s: AccessoryExecSpec, home: string, cmd: readonly string[], env: Readonly<Record<string, string>> = {}): Argv {
+export function accessoryExecNewArgv(s: AccessoryExecSpec, home: string, cmd: readonly string[], env: Readonly<Record<string, string>> = {}, interactive = false): Argv {
   if (cmd.length === 0) throw new Error("accessoryExecNewArgv: no command");
   if (!home.startsWith("/")) throw new Error(`accessoryExecNewArgv: home must be an absolute path; got ${JSON.stringify(home)}`);
   return docker(
     "run",
     "--rm",
+    ...ttyFlags(interactive),
     "--network",
     s.network,
     ...argumentize("--env", { KAMAL_HOST: s.host, ...s.env }),

@@ -430,6 +430,76 @@ export async function run(conn: Connection, step: string, command: string, opts:
   return r;
 }
 
+/** Options of `attach`. */
+export interface AttachOptions {
+  /** A terminal on the host (what `ssh -t` asks for): its size and `TERM`. */
+  pty?: { rows: number; cols: number; term: string };
+  /** Copied to the command's standard input while it runs (with a terminal, its end is not passed on: the command ends itself). */
+  stdin?: NodeJS.ReadableStream;
+  onStdout(chunk: Buffer): void;
+  onStderr(chunk: Buffer): void;
+}
+
+/** A command attached to this process: its exit status to come, and what can be done while it runs. */
+export interface Attached {
+  /** The exit status; 255 when a signal killed it; rejects with a `ConnectionLostError` when the connection goes first. */
+  done: Promise<number>;
+  /** The local terminal's new size, for the host's terminal. */
+  resize(rows: number, cols: number): void;
+  /** Closes the command's channel: with a terminal, the host hangs up on it (SIGHUP), as when `ssh -t` ends. */
+  stop(): void;
+}
+
+/**
+ * Runs `command` (shell text, no secrets) on the host with its output streamed as it comes and,
+ * optionally, a terminal and this process's input: Kamal's `exec ssh -t` for `logs --follow` and
+ * `exec --interactive`. On the pooled connection, like `exec`.
+ */
+export async function attach(conn: Connection, command: string, step: string, o: AttachOptions): Promise<Attached> {
+  const cl = await client(conn);
+  const channel = await new Promise<ClientChannel>((resolve, reject) => {
+    const opened = (err: Error | undefined, stream: ClientChannel) =>
+      err ? reject(new RemoteCommandError(conn.host, step, 255, `cannot start the command over SSH: ${err.message}`)) : resolve(stream);
+    if (o.pty) cl.exec(command, { pty: { rows: o.pty.rows, cols: o.pty.cols, term: o.pty.term } }, opened);
+    else cl.exec(command, opened);
+  });
+  const feed = (d: Buffer | string) => channel.write(d);
+  let stopped = false;
+  const done = new Promise<number>((resolve, reject) => {
+    const pending = inflight.get(cl);
+    let settled = false;
+    const settle = (finish: () => void) => {
+      if (settled) return;
+      settled = true;
+      pending?.delete(lost);
+      o.stdin?.removeListener("data", feed);
+      finish();
+    };
+    const lost = (reason: string) => settle(() => reject(new ConnectionLostError(conn.host, step, reason, "")));
+    pending?.add(lost);
+    channel.on("data", (d: Buffer) => o.onStdout(d));
+    channel.stderr.on("data", (d: Buffer) => o.onStderr(d));
+    channel.on("error", (e: Error) => lost(`the command's channel failed: ${e.message}`));
+    channel.on("close", (code?: number | null, signal?: string) => {
+      if (typeof code === "number") return settle(() => resolve(code));
+      if (signal || stopped) return settle(() => resolve(255));
+      lost("the command's channel closed without one");
+    });
+  });
+  if (o.stdin) {
+    o.stdin.on("data", feed);
+    if (!o.pty) o.stdin.once("end", () => channel.end());
+  } else if (!o.pty) channel.end();
+  return {
+    done,
+    resize: (rows, cols) => channel.setWindow(rows, cols, 0, 0),
+    stop: () => {
+      stopped = true;
+      channel.close();
+    },
+  };
+}
+
 // ---------------------------------------------------------------------------------------------
 // Reverse tunnels (Kamal's local registry)
 

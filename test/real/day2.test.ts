@@ -10,7 +10,7 @@
 import * as assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import * as pulumi from "@pulumi/pulumi";
 import { LocalWorkspace, Stack } from "@pulumi/pulumi/automation";
 import { Accessory, AppService, AppServiceArgs } from "../../sdk";
@@ -92,6 +92,29 @@ describe("real: Day-2 commands (berth app|proxy|accessory) on a 2-host, 2-role s
     return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
   }
 
+  /** `berth` as a running child (for `--follow` and `--interactive`): its output so far, and its exit code to come. */
+  function berthLive(args: string[]) {
+    const dashdash = args.indexOf("--");
+    const where = ["--stack", STACK, "--cwd", stack.workspace.workDir];
+    const full = dashdash < 0 ? [...args, ...where] : [...args.slice(0, dashdash), ...where, ...args.slice(dashdash)];
+    const child = spawn(process.execPath, [path.join(REPO, "bin/berth"), ...full], { env: { ...process.env, ...b.envVars }, stdio: ["pipe", "pipe", "pipe"] });
+    const live = { child, stdout: "", stderr: "", exited: new Promise<number>((resolve) => child.on("exit", (code, signal) => resolve(code ?? (signal ? 128 : -1)))) };
+    child.stdout.on("data", (d: Buffer) => (live.stdout += d.toString()));
+    child.stderr.on("data", (d: Buffer) => (live.stderr += d.toString()));
+    const timer = setTimeout(() => child.kill("SIGKILL"), 120_000);
+    void live.exited.then(() => clearTimeout(timer));
+    return live;
+  }
+
+  /** Waits (at most `seconds`) until `check` holds. */
+  async function until(what: string, check: () => boolean, seconds = 30): Promise<void> {
+    for (let i = 0; i < seconds * 10; i++) {
+      if (check()) return;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    assert.fail(`waited ${seconds} s for ${what}`);
+  }
+
   /** Runs the command and appends it to the transcript: `$ berth …`, stdout, stderr lines as `! …`, `[exit N]`. */
   function record(args: string[]): Run {
     const r = berth(args);
@@ -171,6 +194,41 @@ describe("real: Day-2 commands (berth app|proxy|accessory) on a 2-host, 2-role s
     const logBlocks = logs.stdout.split(/\n(?=Proxy Host: )/);
     assert.deepEqual(logBlocks.map((x) => x.split("\n")[0]), [`Proxy Host: ${h1}`, `Proxy Host: ${h2}`]);
     for (const block of logBlocks) assert.ok(block.trim().split("\n").length <= 4, block);
+  });
+
+  it("logs --follow: the running container's lines as they come, on the host named; Ctrl-C ends it there too, exit 130", async function () {
+    // `--[f]ollow`: the pattern must not match the command line of the shell running pgrep.
+    const followed = () => sshRun(l, h1, "pgrep -f 'docker logs --tail 10 --[f]ollow' || true").trim();
+    const f = berthLive(["app", "logs", "-f", "--role", "jobs", "--host", h1]);
+    await until("the log's first line", () => f.stdout.includes(`daytwo jobs ready on ${h1}`));
+    assert.equal(f.stderr, `Following logs on ${h1} (role jobs)...\n`);
+    // A line written after the command started reaches it.
+    sshRun(l, h1, `docker exec ${SERVICE}-jobs-${STACK}-v2 sh -c 'echo followed-line-after-start > /proc/1/fd/1'`);
+    await until("the line written later", () => f.stdout.includes("followed-line-after-start"));
+    assert.notEqual(followed(), "", "no docker logs --follow on the host");
+    f.child.kill("SIGINT");
+    assert.equal(await f.exited, 130);
+    assert.equal(f.stdout, `daytwo jobs ready on ${h1}\nfollowed-line-after-start\n`);
+    await until("docker logs --follow to end on the host", () => followed() === "", 10);
+  });
+
+  it("exec --interactive: a terminal on the host, this process's input, the command's exit status (in the running container and in a new one)", async function () {
+    const reuse = berthLive(["app", "exec", "-i", "--reuse", "--role", "web", "--host", h2, "--", "sh"]);
+    // The terminal echoes the input: each check is of what only the command's output can hold.
+    reuse.child.stdin.write('echo "sum $((40+2)) on $KAMAL_HOST"; [ -t 0 ] && echo "a terminal: $((6*7))"; exit 7\n');
+    assert.equal(await reuse.exited, 7, reuse.stderr);
+    assert.ok(reuse.stdout.includes(`sum 42 on ${h2}`), reuse.stdout);
+    assert.ok(reuse.stdout.includes("a terminal: 42"), reuse.stdout);
+    assert.equal(reuse.stderr, `Launching interactive command on ${h2} (role web)...\n`);
+
+    const containers = () => sshRun(l, h2, "docker ps -a --format '{{.Names}}' | sort").trim();
+    const before = containers();
+    const fresh = berthLive(["app", "exec", "--interactive", "--role", "web", "--host", h2, "--", "sh"]);
+    fresh.child.stdin.write('echo "[$GREETING]"; exit 3\n');
+    assert.equal(await fresh.exited, 3, fresh.stderr);
+    assert.match(fresh.stdout, /\[hello from daytwo\]/);
+    // The new container was removed (`--rm`).
+    assert.equal(containers(), before);
   });
 
   it("4. a role whose container is not running: its host and role named on stderr, exit 1; the other hosts still answer", async function () {

@@ -93,6 +93,7 @@ describe("cli/day2: berth app|proxy|accessory", function () {
         hosts: ["10.0.0.11"],
         logs: { lines: 20, since: "42m", grep: "GET /up", timestamps: true },
         reuse: false,
+        interactive: false,
         env: {},
         cmd: [],
       });
@@ -105,6 +106,7 @@ describe("cli/day2: berth app|proxy|accessory", function () {
         hosts: ["a", "b", "c"],
         logs: { lines: 0 },
         reuse: false,
+        interactive: false,
         env: {},
         cmd: [],
       });
@@ -118,6 +120,7 @@ describe("cli/day2: berth app|proxy|accessory", function () {
         roles: ["web"],
         logs: {},
         reuse: true,
+        interactive: false,
         env: { A: "1", B: "x=y" },
         cmd: ["sh", "-c", "echo $A --role"],
       });
@@ -129,10 +132,22 @@ describe("cli/day2: berth app|proxy|accessory", function () {
         source: {},
         logs: {},
         reuse: true,
+        interactive: false,
         env: {},
         cmd: ["psql", "-c", "select 1"],
       });
       assert.deepEqual(parseDay2Args("accessory", ["logs", "-n", "5", "db"]).accessory, "db");
+    });
+
+    it("logs --follow (-f): Kamal's 10 lines first, unless --lines, --since or --grep say otherwise; exec --interactive (-i)", function () {
+      assert.deepEqual(parseDay2Args("app", ["logs", "-f"]).logs, { follow: true, lines: 10 });
+      assert.deepEqual(parseDay2Args("proxy", ["logs", "--follow", "-n", "50"]).logs, { follow: true, lines: 50 });
+      assert.deepEqual(parseDay2Args("accessory", ["logs", "db", "-f", "--grep", "ERROR"]).logs, { follow: true, grep: "ERROR", lines: undefined });
+      assert.deepEqual(parseDay2Args("app", ["logs", "-f", "--since", "5m"]).logs, { follow: true, since: "5m", lines: undefined });
+      const i = parseDay2Args("app", ["exec", "-i", "--reuse", "--role", "web", "bin/rails", "console"]);
+      assert.deepEqual([i.interactive, i.reuse, i.cmd], [true, true, ["bin/rails", "console"]]);
+      assert.equal(parseDay2Args("accessory", ["exec", "--interactive", "db", "psql"]).interactive, true);
+      assert.equal(parseDay2Args("app", ["exec", "ls"]).interactive, false);
     });
 
     it("bad usage: each message names the problem", function () {
@@ -140,7 +155,10 @@ describe("cli/day2: berth app|proxy|accessory", function () {
         [["app", []], "expected one of `logs`, `exec`, `details`, `containers`"],
         [["app", ["tail"]], "unknown action `tail`: expected one of `logs`, `exec`, `details`, `containers`"],
         [["proxy", ["exec"]], "unknown action `exec`: expected one of `logs`, `details`"],
-        [["app", ["logs", "--follow"]], "unknown option `--follow`"],
+        [["app", ["logs", "--tail"]], "unknown option `--tail`"],
+        [["app", ["exec", "-f", "ls"]], "`-f` does not apply to `berth app exec`"],
+        [["app", ["logs", "-i"]], "`-i` does not apply to `berth app logs`"],
+        [["proxy", ["logs", "--follow=yes"]], "`--follow` takes no value"],
         [["app", ["details", "-n", "5"]], "`-n` does not apply to `berth app details`"],
         [["proxy", ["logs", "--role", "web"]], "`--role` does not apply to `berth proxy logs`"],
         [["app", ["logs", "--reuse"]], "`--reuse` does not apply to `berth app logs`"],
@@ -174,8 +192,8 @@ describe("cli/day2: berth app|proxy|accessory", function () {
       let out = "";
       let err = "";
       const io = { readStdin: async () => "", stdinIsTerminal: true, readFile: () => "", stdout: (t: string) => (out += t), stderr: (t: string) => (err += t) };
-      assert.equal(await main(["app", "logs", "--follow"], io), 2);
-      assert.match(err, /^berth app: unknown option `--follow`\n\nUsage: berth app logs\|exec\|details\|containers \[options\] \[-- <cmd…>\]\n/);
+      assert.equal(await main(["app", "logs", "--tail"], io), 2);
+      assert.match(err, /^berth app: unknown option `--tail`\n\nUsage: berth app logs\|exec\|details\|containers \[options\] \[-- <cmd…>\]\n/);
       assert.equal(out, "");
       assert.equal(await main(["proxy", "logs", "--help"], io), 0);
       assert.match(out, /^Usage: berth proxy logs\|details \[options\]\n\n.*\n\nOptions:\n/);
@@ -268,7 +286,13 @@ describe("cli/day2: berth app|proxy|accessory", function () {
 
   describe("running: output per host, failures named, the exit code", function () {
     const conn = { host: "10.0.0.11", port: 22, user: "root" };
-    const task = (header: string, host: string, run: () => Promise<string>): Task => ({ header, host, where: `${host} (role web)`, connection: { ...conn, host }, run });
+    const runs = new Map<Task, () => Promise<string>>();
+    const task = (header: string, host: string, run: () => Promise<string>): Task => {
+      const t: Task = { header, host, where: `${host} (role web)`, connection: { ...conn, host }, command: async () => ({ script: "true", step: "test", kind: "list" }) };
+      runs.set(t, run);
+      return t;
+    };
+    const stub = (t: Task) => runs.get(t)!();
 
     it("prints each block in order (header, output, blank line) whatever finished first; exit 0", async function () {
       let out = "";
@@ -282,6 +306,7 @@ describe("cli/day2: berth app|proxy|accessory", function () {
         "app logs",
         (t) => (out += t),
         (t) => (err += t),
+        stub,
       );
       assert.equal(code, 0);
       assert.equal(out, "App Host: 10.0.0.11 (role web)\none\ntwo\n\nApp Host: 10.0.0.12 (role web)\n\nApp Host: 10.0.0.13 (role web)\nthree\n\n");
@@ -301,6 +326,7 @@ describe("cli/day2: berth app|proxy|accessory", function () {
         "app logs",
         (t) => (out += t),
         (t) => (err += t),
+        stub,
       );
       assert.equal(code, 1);
       assert.equal(out, "App Host: 10.0.0.11 (role web)\nfine\n\nApp Host: 10.0.0.12 (role web)\n\n");

@@ -10,6 +10,7 @@ import {
   execInContainerArgv,
   labelFilters,
   logsArgv,
+  plainTerminalScript,
   logsScript,
   proxyDetailsArgv,
   runningContainerIdArgv,
@@ -90,6 +91,11 @@ describe("commands/day2: what the Day-2 commands run on a host", function () {
     ]);
   });
 
+  it("logs --follow: `--follow` after --tail; followed through a terminal whose newlines stay newlines", function () {
+    assert.equal(line(logsArgv("app-db", { lines: 10, follow: true })), "docker logs --tail 10 --follow app-db");
+    assert.equal(plainTerminalScript(logsScript("app-db", { follow: true, grep: "ERROR" })), "stty -onlcr 2>/dev/null; docker logs --follow app-db 2>&1 | grep -e ERROR");
+  });
+
   it("logs script: stderr folded in; --grep through `grep -e` with the pattern quoted", function () {
     assert.equal(logsScript("app-db", { lines: 100 }), "docker logs --tail 100 app-db 2>&1");
     assert.equal(logsScript("app-db", { since: "42m", grep: "it's -v; rm -rf /" }), `docker logs --since 42m app-db 2>&1 | grep -e 'it'\\''s -v; rm -rf /'`);
@@ -99,6 +105,7 @@ describe("commands/day2: what the Day-2 commands run on a host", function () {
     assert.deepEqual(execInContainerArgv("0123456789ab", ["sh", "-c", "echo $HOME"], { DEBUG: "1" }), ["docker", "exec", "--env", "DEBUG=1", "0123456789ab", "sh", "-c", "echo $HOME"]);
     assert.equal(line(execInContainerArgv("app-db", ["cat", "/etc/hostname"])), "docker exec app-db cat /etc/hostname");
     assert.throws(() => execInContainerArgv("app-db", []), /no command/);
+    assert.equal(line(execInContainerArgv("app-db", ["psql"], {}, true)), "docker exec -it app-db psql");
   });
 
   it("app exec in a new container: Kamal's `docker run --rm` with the role's network, env, env file, volumes and options; no name, no labels", function () {
@@ -110,6 +117,7 @@ describe("commands/day2: what the Day-2 commands run on a host", function () {
         " bin/rails runner 'puts 1'",
     );
     assert.throws(() => appExecNewArgv(appSpec, []), /no command/);
+    assert.deepEqual(appExecNewArgv(appSpec, ["bin/rails", "console"], {}, true).slice(0, 5), ["docker", "run", "--rm", "-it", "--network"]);
   });
 
   it("accessory exec in a new container: its network, env (KAMAL_HOST first), env file and mounts under the login user's home", function () {
@@ -120,6 +128,7 @@ describe("commands/day2: what the Day-2 commands run on a host", function () {
         "--volume pgdata:/var/lib/postgresql/data postgres:16.4 psql -c 'select 1'",
     );
     assert.throws(() => accessoryExecNewArgv(accessorySpec, "home", ["true"]), /home must be an absolute path/);
+    assert.deepEqual(accessoryExecNewArgv(accessorySpec, "/home/deploy", ["psql"], {}, true).slice(0, 4), ["docker", "run", "--rm", "-it"]);
   });
 
   it("proxy details: `docker ps --filter name=^<container>$` (Kamal's `proxy details`)", function () {

@@ -1,8 +1,9 @@
 import { strict as assert } from "node:assert";
 import * as net from "node:net";
+import { PassThrough } from "node:stream";
 import { Server, utils } from "ssh2";
 import type { ServerChannel } from "ssh2";
-import { client, closeAll, ConnectionLostError, dial, exec, RemoteCommandError, run } from "../../sdk/provider/ssh";
+import { attach, client, closeAll, ConnectionLostError, dial, exec, RemoteCommandError, run } from "../../sdk/provider/ssh";
 import type { Connection } from "../../sdk/provider/ssh";
 
 /** `"<type> <base64>"` of an OpenSSH public key line. */
@@ -98,6 +99,37 @@ describe("provider/ssh against an in-process SSH server", function () {
     }
   }
 
+  /** The window sizes the server was told of. */
+  const resizes: string[] = [];
+  /** How many `follow` commands saw their channel closed by the client. */
+  let followsClosed = 0;
+
+  /** Says what terminal it got, echoes its input, and exits 5 at a `q` (as a shell's `exit 5`). */
+  function onTerminal(stream: ServerChannel, pty: { term: string; cols: number; rows: number } | undefined): void {
+    stream.write(pty ? `terminal ${pty.term} ${pty.cols}x${pty.rows}\n` : "no terminal\n");
+    stream.on("data", (d: Buffer) => {
+      const text = d.toString();
+      stream.write(`got ${text.replace("q", "")}`);
+      if (text.includes("q")) {
+        stream.exit(5);
+        stream.end();
+      }
+    });
+  }
+
+  /** A line every 20 ms until the client closes the channel. */
+  function onFollow(stream: ServerChannel): void {
+    let n = 0;
+    const timer = setInterval(() => stream.write(`line ${++n}\n`), 20);
+    let closed = false;
+    const close = () => {
+      clearInterval(timer);
+      if (!closed) followsClosed += 1;
+      closed = true;
+    };
+    stream.on("close", close).on("end", close).on("finish", close);
+  }
+
   const ssh = new Server({ hostKeys: [hostKeys.private] }, (client) => {
     client
       .on("authentication", (ctx) => {
@@ -111,7 +143,22 @@ describe("provider/ssh against an in-process SSH server", function () {
       })
       .on("ready", () => {
         client.on("session", (accept) => {
-          accept().on("exec", (accept, _reject, info) => onExec(info.command, accept()));
+          const session = accept();
+          let pty: { term: string; cols: number; rows: number } | undefined;
+          session.on("pty", (accept, _reject, info) => {
+            pty = { term: info.term, cols: info.cols, rows: info.rows };
+            accept?.();
+          });
+          session.on("window-change", (accept, _reject, info) => {
+            resizes.push(`${info.cols}x${info.rows}`);
+            accept?.();
+          });
+          session.on("exec", (accept, _reject, info) => {
+            const stream = accept();
+            if (info.command === "terminal") return onTerminal(stream, pty);
+            if (info.command === "follow") return onFollow(stream);
+            onExec(info.command, stream);
+          });
         });
       })
       .on("error", () => {
@@ -227,6 +274,45 @@ describe("provider/ssh against an in-process SSH server", function () {
     assert.equal(r.stderr, "killed by SIGKILL: out of memory\n");
     const e = await rejection(run(conn, "starting web", "signal"));
     assert.equal(e.message, "127.0.0.1: starting web failed (exit 255):\nkilled by SIGKILL: out of memory");
+  });
+
+  it("attach: a terminal of the given size and type, the input passed on as it comes, resizes, and the command's exit status", async () => {
+    const input = new PassThrough();
+    let out = "";
+    const a = await attach(conn, "terminal", "an interactive command", { pty: { rows: 30, cols: 100, term: "xterm" }, stdin: input, onStdout: (d) => (out += d), onStderr: (d) => (out += d) });
+    input.write("ls\n");
+    a.resize(40, 120);
+    await new Promise((r) => setTimeout(r, 50));
+    input.write("q");
+    assert.equal(await a.done, 5);
+    assert.equal(out, "terminal xterm 100x30\ngot ls\ngot ");
+    assert.deepEqual(resizes, ["120x40"]);
+  });
+
+  it("attach without a terminal passes the end of the input on", async () => {
+    const input = new PassThrough();
+    let out = "";
+    const a = await attach(conn, "cat", "cat", { stdin: input, onStdout: (d) => (out += d), onStderr: () => undefined });
+    input.end("to the host\n");
+    assert.equal(await a.done, 0);
+    assert.equal(out, "to the host\n");
+  });
+
+  it("attach: stop closes the command's channel on the host, and the output came as it was written", async () => {
+    const lines: string[] = [];
+    const a = await attach(conn, "follow", "following the log", { pty: { rows: 24, cols: 80, term: "xterm" }, onStdout: (d) => lines.push(d.toString()), onStderr: () => undefined });
+    while (lines.join("").split("\n").length < 4) await new Promise((r) => setTimeout(r, 10));
+    const before = followsClosed;
+    a.stop();
+    assert.equal(await a.done, 255);
+    for (let i = 0; i < 100 && followsClosed === before; i++) await new Promise((r) => setTimeout(r, 10));
+    assert.equal(followsClosed, before + 1);
+    assert.match(lines.join(""), /^line 1\nline 2\nline 3\n/);
+  });
+
+  it("attach: a connection that dies under it rejects naming the host and the step", async () => {
+    const a = await attach(conn, "drop", "an interactive command", { pty: { rows: 24, cols: 80, term: "xterm" }, onStdout: () => undefined, onStderr: () => undefined });
+    await assert.rejects(a.done, (e: Error) => e instanceof ConnectionLostError && /^127\.0\.0\.1: an interactive command failed: the SSH connection was lost/.test(e.message));
   });
 
   it("a wrong pinned host key fails at once, without retrying", async () => {
