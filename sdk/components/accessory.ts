@@ -13,8 +13,8 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
-import { type AccessoryAppRef, type AccessoryConfig, accessoryDefaults, accessoryHostSecrets, accessoryHostSpec, normalizeAccessory, type PlainAccessoryArgs } from "../config/accessory";
-import { imageLocalRegistryPort, type RoleHost } from "../config/app";
+import { type AccessoryAppRef, type AccessoryConfig, accessoryDefaults, accessoryHostSecrets, accessoryHostSpec, appRoleHosts, normalizeAccessory, type PlainAccessoryArgs } from "../config/accessory";
+import { imageLocalRegistryPort } from "../config/app";
 import { BerthConfigError, type Problem } from "../config/errors";
 import { proxyRunDefaults } from "../config/proxy";
 import type { AccessoryHostSpec } from "../config/resources";
@@ -87,15 +87,10 @@ const PLACEHOLDER_IMAGE = "berth.invalid/placeholder:placeholder";
 /** What the accessory needs of the app's args: names and structure (plain), ssh and registry (inputs). */
 function appRef(app: AppServiceArgs | undefined): (Omit<AccessoryAppRef, "ssh" | "registry"> & Pick<AppServiceArgs, "ssh" | "registry">) | undefined {
   if (!app) return undefined;
-  const raw = app.roles ?? { web: { hosts: app.hosts ?? [] } };
-  const roles: Record<string, RoleHost[]> = {};
-  for (const [role, r] of Object.entries(raw)) {
-    roles[role] = (r.hosts ?? []).map((h) => (typeof h === "string" ? { host: h, tags: [] } : { host: h.host, tags: [...(h.tags ?? [])] }));
-  }
   return {
     service: app.service,
     destination: app.destination ?? pulumi.getStack(),
-    roles,
+    roles: appRoleHosts(app),
     ...(app.ssh !== undefined ? { ssh: app.ssh } : {}),
     ...(app.registry !== undefined ? { registry: app.registry } : {}),
   };

@@ -25,7 +25,7 @@ import {
   strict,
   text,
 } from "./errors";
-import { imageLocalRegistryPort, parseImage, type EnvArgs, type LoggingArgs, type RegistryArgs, type RoleHost } from "./app";
+import { imageLocalRegistryPort, parseImage, type EnvArgs, type HostArgs, type LoggingArgs, type RegistryArgs, type RoleHost } from "./app";
 import { type DockerOptions, type ProxyArgs, type RoleProxyConfig, REGISTRY_HOST, dockerOptionsSchema, mergedProxyProblems, proxyRunDefaults, proxySchema, resolveProxy } from "./proxy";
 import { REGISTRY_PASSWORD_EXPECT, registryLoginCheck } from "./registry";
 import { host, type SshArgs, type SshConfig, sshSchema } from "./ssh";
@@ -129,6 +129,18 @@ export interface AccessoryAppRef {
   registry?: RegistryArgs;
   /** The app's SSH settings, the default for the accessory's. */
   ssh?: SshArgs;
+}
+
+/**
+ * The roles of an app's args (its `roles`, else its `hosts` as the `web` role), each host with its
+ * tags: what an accessory's `role`/`roles`/`tag`/`tags` resolve against (`AccessoryAppRef.roles`).
+ */
+export function appRoleHosts(app: { hosts?: readonly HostArgs[]; roles?: Record<string, { hosts?: readonly HostArgs[] }> }): Record<string, RoleHost[]> {
+  const roles: Record<string, RoleHost[]> = {};
+  for (const [role, r] of Object.entries(app.roles ?? { web: { hosts: app.hosts ?? [] } })) {
+    roles[role] = (r.hosts ?? []).map((h) => (typeof h === "string" ? { host: h, tags: [] } : { host: h.host, tags: [...(h.tags ?? [])] }));
+  }
+  return roles;
 }
 
 /** One accessory (Kamal's `accessories.<name>`), with plain (resolved) values. */

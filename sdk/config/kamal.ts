@@ -1,20 +1,41 @@
 /**
- * Kamal's `config/deploy.yml` → AppService args, so a Kamal user brings the file they have.
+ * Kamal's `config/deploy.yml` → AppService, Accessory and Image args, so a Kamal user brings the file
+ * they have.
  *
- *   const { args, ignored } = fromKamalConfig(yaml.load(fs.readFileSync("config/deploy.yml", "utf8")), {
+ *   const { args, accessories, image, ignored } = fromKamalConfig(yaml.load(fs.readFileSync("config/deploy.yml", "utf8")), {
  *     destinationConfig: yaml.load(fs.readFileSync("config/deploy.staging.yml", "utf8")),
  *     version: "v42",
- *     secrets: { RAILS_MASTER_KEY: config.requireSecret("railsMasterKey") },
+ *     secrets: { RAILS_MASTER_KEY: config.requireSecret("railsMasterKey"), POSTGRES_PASSWORD: config.requireSecret("dbPassword") },
  *   });
- *   new AppService("app", args);
+ *   const dbs = Object.entries(accessories).map(([name, a]) => new Accessory(name, a));
+ *   const built = image && new Image("web", image);
+ *   new AppService("app", { ...args, ...(built ? { image: built.ref } : {}) }, { dependsOn: dbs });
  *
- * Pure: the caller reads the files (ERB is not rendered) and supplies secret values (Kamal reads them
- * from `.kamal/secrets`; Berth takes them from Pulumi config secrets). Keys Berth does not act on are
- * returned in `ignored` with the reason, never dropped silently.
+ * - `accessories.<name>` → `accessories[name]`: Kamal's keys under Berth's names (`service` is
+ *   `serviceName`), with `app` = `args` (the root `service`, roles and host tags for `role`/`tags`,
+ *   `ssh`, the registry as the default) and the root `logging`, which Kamal gives accessories.
+ * - `builder` → `image`: the build of `args.image` (its only tag), with Kamal's defaults for
+ *   `context` (".") and `dockerfile` ("Dockerfile"), and its registry cache name
+ *   (`<registry>/<image>-build-cache`). Kamal's own builders (`remote`, `local`, `driver`, `pack`)
+ *   are `BuildxBuilder`s in Berth: listed in `ignored` with how to make one.
+ *
+ * Pure: the caller reads the files (ERB is not rendered, in the YAML nor in accessory `files`) and
+ * supplies secret values (Kamal reads them from `.kamal/secrets`; Berth takes them from Pulumi config
+ * secrets). Keys Berth does not act on are returned in `ignored` with the reason, never dropped
+ * silently; a key that is not Kamal's, or a secret not supplied, is a problem naming its path.
  */
-import { BerthConfigError, type Problem } from "./errors";
+import { BerthConfigError, got, mustBe, show, type Problem } from "./errors";
 
 type Obj = Record<string, any>;
+/** A secret's value by its name in `secrets`; a missing one is a problem at `at`. */
+type Secret = (name: unknown, at: string) => unknown;
+
+/** Where the parts of the import report what they find. */
+interface Report {
+  problems: Problem[];
+  ignored: string[];
+  secret: Secret;
+}
 
 /** What `fromKamalConfig` needs besides the YAML. */
 export interface KamalImportOptions {
@@ -29,6 +50,21 @@ export interface KamalImportOptions {
 export interface KamalImport {
   /** AppService args (without `destination`: the stack name is the destination). */
   args: Obj;
+  /**
+   * Accessory args by accessory name, for `new Accessory(name, accessories[name])`. Each has
+   * `app: args`, so `role`/`roles`/`tag`/`tags`, the SSH settings and the registry are the app's.
+   * Empty when the file has no `accessories`.
+   */
+  accessories: Record<string, Obj>;
+  /**
+   * Image args from `builder`, for `new Image(name, image)`: `tags` is `[args.image]` (give the
+   * AppService the Image's `ref`, the pushed digest, so it deploys what was built). Paths are
+   * Kamal's, relative to where Pulumi runs (put the Pulumi project next to `config/deploy.yml`).
+   * Kamal's default builder is its own `docker-container` builder; without `builder` this builds
+   * on buildx's current one, so pass a `BuildxBuilder` for several platforms or a registry cache.
+   * Absent when the file has no `builder`.
+   */
+  image?: Obj;
   /** Keys present in the file that Berth does not act on, each with the reason. */
   ignored: string[];
 }
@@ -45,8 +81,6 @@ export function deepMerge(base: Obj, over: Obj): Obj {
 }
 
 const IGNORED: Record<string, string> = {
-  builder: "builds are the `Image` and `BuildxBuilder` components",
-  accessories: "accessories are not imported; declare them as their own resources",
   hooks_output: "hook output always goes to the `pulumi up` log",
   aliases: "aliases are CLI conveniences; use `pulumi` commands",
   minimum_version: "there is no Kamal version to check",
@@ -65,7 +99,7 @@ function camelTimeouts(src: Obj, out: Obj) {
 }
 
 /** `proxy:` (root or role) → Berth's proxy settings. */
-function proxy(p: unknown, path: string, problems: Problem[], secret: (name: string, at: string) => unknown): unknown {
+function proxy(p: unknown, path: string, problems: Problem[], secret: Secret): unknown {
   if (typeof p === "boolean" || !isObj(p)) return p;
   const out: Obj = {};
   if (p.host !== undefined) out.hosts = String(p.host).split(",").map((h) => h.trim()).filter(Boolean);
@@ -125,8 +159,22 @@ function proxyRun(r: Obj): Obj {
   return out;
 }
 
+/** `logging:` (root or role) → Berth's logging. */
+function logging(l: Obj): Obj {
+  return { driver: l.driver, options: l.options };
+}
+
+/** `registry:` (root or accessory) → Berth's registry login; a one-item list names a secret, as in Kamal. */
+function registry(r: Obj, path: string, secret: Secret): Obj {
+  const value = (k: string) => (Array.isArray(r[k]) ? secret(r[k], `${path}.${k}`) : r[k]);
+  const out: Obj = { server: r.server ?? "docker.io" };
+  if (r.username !== undefined) out.username = value("username");
+  if (r.password !== undefined) out.password = value("password");
+  return out;
+}
+
 /** `env:` (Kamal's flat hash, or clear/secret/tags) → Berth's env. */
-function env(e: unknown, path: string, secret: (name: string, at: string) => unknown, allowTags: boolean): Obj | undefined {
+function env(e: unknown, path: string, secret: Secret, allowTags: boolean): Obj | undefined {
   if (!isObj(e)) return undefined;
   const structured = "clear" in e || "secret" in e || "tags" in e;
   if (!structured) return { clear: Object.fromEntries(Object.entries(e).map(([k, v]) => [k, String(v)])) };
@@ -160,7 +208,7 @@ export function fromKamalConfig(base: Obj, opts: KamalImportOptions): KamalImpor
   const c = opts.destinationConfig ? deepMerge(base, opts.destinationConfig) : base;
   const problems: Problem[] = [];
   const ignored: string[] = [];
-  const secret = (name: unknown, at: string): unknown => {
+  const secret: Secret = (name, at) => {
     const key = String(Array.isArray(name) ? name[0] : name);
     if (opts.secrets && key in opts.secrets) return opts.secrets[key];
     problems.push({ path: at, message: `needs the secret ${JSON.stringify(key)}; got none. Pass it in \`secrets\` (e.g. from \`config.requireSecret\`).` });
@@ -170,7 +218,9 @@ export function fromKamalConfig(base: Obj, opts: KamalImportOptions): KamalImpor
   const out: Obj = { service: c.service };
   if (typeof c.image !== "string") problems.push({ path: "image", message: "must be the image repository, e.g. `me/app`; got none." });
   const server = isObj(c.registry) && typeof c.registry.server === "string" ? c.registry.server : undefined;
-  out.image = `${server && !String(c.image).startsWith(`${server}/`) ? `${server}/` : ""}${c.image}:${opts.version}`;
+  /** A repository in the root registry (Kamal's `<server>/<name>`), its server written once. */
+  const inRegistry = (name: string) => `${server && !name.startsWith(`${server}/`) ? `${server}/` : ""}${name}`;
+  out.image = `${inRegistry(String(c.image))}:${opts.version}`;
   out.version = opts.version;
 
   if (Array.isArray(c.servers)) out.hosts = hosts(c.servers);
@@ -185,7 +235,7 @@ export function fromKamalConfig(base: Obj, opts: KamalImportOptions): KamalImpor
         if (r.env !== undefined) role.env = env(r.env, `servers.${name}.env`, secret, false);
         if (r.labels !== undefined) role.labels = r.labels;
         if (r.options !== undefined) role.options = r.options;
-        if (r.logging !== undefined) role.logging = { driver: r.logging.driver, options: r.logging.options };
+        if (r.logging !== undefined) role.logging = logging(r.logging);
         if (r.proxy !== undefined) role.proxy = proxy(r.proxy, `servers.${name}.proxy`, problems, secret);
         if (r.stop_timeout !== undefined) role.stopTimeoutSeconds = r.stop_timeout;
         if (r.asset_path !== undefined) role.assetPath = r.asset_path;
@@ -201,17 +251,13 @@ export function fromKamalConfig(base: Obj, opts: KamalImportOptions): KamalImpor
   if (c.error_pages_path !== undefined) out.errorPagesPath = c.error_pages_path;
   // Kamal exports every secret to the pre-connect, pre-deploy and post-deploy hooks.
   if (c.hooks_path !== undefined) out.hooks = { path: c.hooks_path, ...(opts.secrets && Object.keys(opts.secrets).length > 0 ? { secrets: opts.secrets } : {}) };
-  if (isObj(c.logging)) out.logging = { driver: c.logging.driver, options: c.logging.options };
+  if (isObj(c.logging)) out.logging = logging(c.logging);
   if (c.proxy !== undefined) {
     const { run, ...rest } = isObj(c.proxy) ? c.proxy : ({ run: undefined } as Obj);
     out.proxy = isObj(c.proxy) ? proxy(rest, "proxy", problems, secret) : c.proxy;
     if (isObj(run)) out.proxyRun = proxyRun(run);
   }
-  if (isObj(c.registry) && c.registry.username !== undefined) {
-    const user = Array.isArray(c.registry.username) ? secret(c.registry.username, "registry.username") : c.registry.username;
-    const password = Array.isArray(c.registry.password) ? secret(c.registry.password, "registry.password") : c.registry.password;
-    out.registry = { server: server ?? "docker.io", username: user, password };
-  }
+  if (isObj(c.registry) && c.registry.username !== undefined) out.registry = registry(c.registry, "registry", secret);
   if (isObj(c.boot)) out.boot = { ...(c.boot.limit !== undefined ? { limit: c.boot.limit } : {}), ...(c.boot.wait !== undefined ? { waitSeconds: c.boot.wait } : {}) };
   if (c.retain_containers !== undefined) out.retainContainers = c.retain_containers;
   camelTimeouts(c, out);
@@ -226,9 +272,153 @@ export function fromKamalConfig(base: Obj, opts: KamalImportOptions): KamalImpor
     for (const k of ["proxy_command", "log_level", "keys_only", "config", "forward_agent"]) if (c.ssh[k] !== undefined) ignored.push(`ssh.${k}: Berth connects with its own SSH client (keys, one jump host, pinned host keys)`);
   }
   for (const [k, why] of Object.entries(IGNORED)) if (c[k] !== undefined) ignored.push(`${k}: ${why}`);
-  const known = new Set(["service", "image", "servers", "primary_role", "env", "labels", "volumes", "logging", "proxy", "registry", "boot", "retain_containers", "deploy_timeout", "drain_timeout", "readiness_delay", "ssh", "stop_timeout", "asset_path", "error_pages_path", "hooks_path", ...Object.keys(IGNORED)]);
+  const report: Report = { problems, ignored, secret };
+  const accessories: Record<string, Obj> = {};
+  if (isObj(c.accessories)) {
+    for (const [name, a] of Object.entries(c.accessories)) {
+      const imported = accessory(name, a, c, out, report);
+      if (imported) accessories[name] = imported;
+    }
+  } else if (c.accessories !== undefined) problems.push({ path: "accessories", message: `must be a hash of accessory name → settings; got ${got(c.accessories)}.` });
+  const image = c.builder === undefined ? undefined : builderImage(c.builder, c, out.image, inRegistry, report);
+  const known = new Set(["service", "image", "servers", "primary_role", "env", "labels", "volumes", "logging", "proxy", "registry", "boot", "retain_containers", "deploy_timeout", "drain_timeout", "readiness_delay", "ssh", "stop_timeout", "asset_path", "error_pages_path", "hooks_path", "accessories", "builder", ...Object.keys(IGNORED)]);
   for (const k of Object.keys(c)) if (!known.has(k) && !k.startsWith("x-")) problems.push({ path: k, message: "is not a Kamal 2 configuration key Berth knows; remove it or check its spelling." });
   if (c.stop_timeout !== undefined && out.roles) for (const r of Object.values(out.roles) as Obj[]) r.stopTimeoutSeconds ??= c.stop_timeout;
   if (problems.length > 0) throw new BerthConfigError("Kamal", problems);
-  return { args: out, ignored };
+  return { args: out, accessories, ...(image ? { image } : {}), ignored };
+}
+
+// ---------------------------------------------------------------------------------------------
+// accessories
+
+/** Kamal 2's accessory keys (its `docs/accessory.yml`). */
+const ACCESSORY_KEYS = new Set(["service", "image", "registry", "host", "hosts", "role", "roles", "tag", "tags", "cmd", "port", "labels", "options", "env", "files", "directories", "volumes", "network", "proxy"]);
+/** Accessory keys whose Kamal value is Berth's, under the same name. */
+const ACCESSORY_AS_IS = ["image", "host", "hosts", "role", "roles", "tag", "tags", "port", "cmd", "labels", "options", "network", "volumes", "directories"];
+
+/** `accessories.<name>` → Accessory args (see `KamalImport.accessories`). */
+function accessory(name: string, a: unknown, c: Obj, app: Obj, report: Report): Obj | undefined {
+  const at = `accessories.${name}`;
+  if (!isObj(a)) {
+    report.problems.push({ path: at, message: `must be the accessory's settings (\`image\`, \`host\`, …); got ${got(a)}.` });
+    return undefined;
+  }
+  const out: Obj = { name, service: c.service, app };
+  for (const k of ACCESSORY_AS_IS) if (a[k] !== undefined) out[k] = a[k];
+  if (a.service !== undefined) out.serviceName = a.service;
+  if (a.env !== undefined) {
+    out.env = env(a.env, `${at}.env`, report.secret, false);
+    if (isObj(a.env) && a.env.tags !== undefined) report.problems.push({ path: `${at}.env.tags`, message: "is only allowed in the root `env` (Kamal refuses it here too); move the variables to `clear` or `secret`." });
+  }
+  if (Array.isArray(a.files)) {
+    out.files = [];
+    a.files.forEach((f: unknown, i: number) => {
+      const local = isObj(f) ? f.local : typeof f === "string" ? f.split(":")[0] : undefined;
+      // Kamal renders a file whose name ends in `erb` with the accessory's env loaded.
+      if (typeof local === "string" && local.endsWith("erb")) {
+        report.ignored.push(`${at}.files[${i}]: Kamal renders ${show(local)} as ERB with the accessory's env; Berth does not render ERB. Render it and add it as \`{ content, remote }\``);
+      } else out.files.push(f);
+    });
+  } else if (a.files !== undefined) out.files = a.files;
+  if (isObj(a.registry)) out.registry = registry(a.registry, `${at}.registry`, report.secret);
+  else if (a.registry !== undefined) out.registry = a.registry;
+  if (isObj(a.proxy)) {
+    const { run, ...rest } = a.proxy;
+    if (isObj(rest.ssl)) {
+      report.problems.push({ path: `${at}.proxy.ssl`, message: "is your own certificate, which Berth's accessories do not support yet; use `ssl: true` (Let's Encrypt), or serve it through an app role." });
+    } else out.proxy = proxy(rest, `${at}.proxy`, report.problems, report.secret);
+    if (run !== undefined) report.ignored.push(`${at}.proxy.run: an Accessory starts kamal-proxy with Berth's defaults; to run it otherwise, pass a \`Proxy\` as its \`kamalProxy\``);
+  } else if (a.proxy !== undefined) out.proxy = a.proxy;
+  // Kamal gives accessories the root logging (`config.logging_args`).
+  if (isObj(c.logging)) out.logging = logging(c.logging);
+  for (const k of Object.keys(a)) {
+    if (ACCESSORY_KEYS.has(k)) continue;
+    const message = k === "logging" ? "is not a Kamal 2 accessory key: Kamal gives accessories the root `logging`. Move it there, or remove it." : "is not a Kamal 2 accessory key Berth knows; remove it or check its spelling.";
+    report.problems.push({ path: `${at}.${k}`, message });
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// builder
+
+/** Kamal 2's builder keys (its `docs/builder.yml`). */
+const BUILDER_KEYS = new Set(["arch", "remote", "local", "pack", "cache", "context", "dockerfile", "target", "args", "secrets", "ssh", "driver", "provenance", "sbom"]);
+const CACHE_KEYS = new Set(["type", "options", "image"]);
+
+/** Builder keys that choose how Kamal builds; in Berth that is a `BuildxBuilder`. */
+const BUILDER_ELSEWHERE: Record<string, (v: unknown) => string> = {
+  remote: (v) => `Kamal's remote builder is, in Berth, a \`BuildxBuilder\` with a node on that docker host (\`endpoint: ${show(v)}\` and its \`platforms\`), passed as the Image's \`builder\``,
+  local: () => "which machine builds which platform is set by a `BuildxBuilder`'s nodes and their `platforms`, passed as the Image's `builder`",
+  pack: () => "Berth builds with `docker buildx build` from a Dockerfile, not with Cloud Native Buildpacks' `pack`",
+};
+
+/**
+ * Kamal's `provenance` or `sbom`: a boolean, or buildx's attestation text. Berth's value, or
+ * undefined when Berth has none for it (`modes`: `mode=min|max` is one, for provenance).
+ */
+function attestation(v: unknown, modes: boolean): boolean | "min" | "max" | undefined {
+  if (typeof v === "boolean") return v;
+  const text = String(v).trim();
+  if (text === "true" || text === "false") return text === "true";
+  const mode = /^(?:mode=)?(min|max)$/.exec(text);
+  return modes && mode ? (mode[1] as "min" | "max") : undefined;
+}
+
+/** `builder:` → Image args (see `KamalImport.image`). */
+function builderImage(b: unknown, c: Obj, imageRef: string, inRegistry: (name: string) => string, report: Report): Obj | undefined {
+  if (!isObj(b)) {
+    report.problems.push({ path: "builder", message: `must be the build settings (\`arch\`, \`context\`, …); got ${got(b)}.` });
+    return undefined;
+  }
+  const out: Obj = { context: b.context ?? ".", dockerfile: b.dockerfile ?? "Dockerfile", tags: [imageRef], service: c.service };
+  if (b.target !== undefined) out.target = b.target;
+  if (isObj(b.args)) out.buildArgs = Object.fromEntries(Object.entries(b.args).map(([k, v]) => [k, String(v)]));
+  else if (b.args !== undefined) out.buildArgs = b.args;
+  if (Array.isArray(b.secrets)) out.secrets = Object.fromEntries(b.secrets.map((n: unknown, i: number) => [String(n), report.secret(n, `builder.secrets[${i}]`)]));
+  else if (b.secrets !== undefined) out.secrets = b.secrets;
+  if (b.arch !== undefined) out.platforms = (Array.isArray(b.arch) ? b.arch : [b.arch]).map((a: unknown) => `linux/${a}`);
+  if (typeof b.ssh === "string") {
+    // Kamal's shell expands `$SSH_AUTH_SOCK`; to buildx an id alone means that socket.
+    const ssh = b.ssh.trim().replace(/=\$\{?SSH_AUTH_SOCK\}?$/, "");
+    if (ssh.includes("$")) report.ignored.push(`builder.ssh: ${show(b.ssh)} names a shell variable, which Kamal's shell expands and Berth (buildx run without a shell) does not; give the Image's \`ssh\` the path`);
+    else out.ssh = [ssh];
+  } else if (b.ssh !== undefined) out.ssh = b.ssh;
+  if (isObj(b.cache)) {
+    const cache = b.cache;
+    for (const k of Object.keys(cache)) if (!CACHE_KEYS.has(k)) report.problems.push({ path: `builder.cache.${k}`, message: "is not a Kamal 2 builder cache key (`type`, `options`, `image`); remove it or check its spelling." });
+    if (cache.type === "registry") {
+      // Kamal's cache image: `<registry server>/<image>-build-cache` unless `image` names another.
+      const ref = inRegistry(String(cache.image ?? `${c.image}-build-cache`));
+      let mode: string | undefined;
+      for (const option of String(cache.options ?? "").split(",").map((o) => o.trim()).filter(Boolean)) {
+        const m = /^mode=(min|max)$/.exec(option);
+        if (m) mode = m[1];
+        else report.ignored.push(`builder.cache.options: ${show(option)}: Berth's registry cache takes \`mode=min\` or \`mode=max\` only`);
+      }
+      out.cacheTo = [{ type: "registry", ref, ...(mode ? { mode } : {}) }];
+      out.cacheFrom = [{ type: "registry", ref }];
+    } else if (cache.type === "gha") {
+      report.ignored.push("builder.cache: `type: gha` (GitHub Actions' cache) is not a cache Berth's Image reads or writes; use `type: registry`, or a `local` cache directory in the Image's `cacheTo` and `cacheFrom`");
+    } else report.problems.push({ path: "builder.cache.type", message: mustBe("`registry` or `gha`", cache.type, "Kamal has these two cache types.") });
+  } else if (b.cache !== undefined) report.problems.push({ path: "builder.cache", message: mustBe("a hash with `type` (`registry` or `gha`)", b.cache) });
+  for (const [k, modes] of [["provenance", true], ["sbom", false]] as const) {
+    if (b[k] === undefined) continue;
+    const v = attestation(b[k], modes);
+    if (v !== undefined) out[k] = v;
+    else report.ignored.push(`builder.${k}: ${show(b[k])}: Berth's Image takes ${modes ? "true, false, `min` or `max`" : "true or false"} here; set its \`${k}\``);
+  }
+  for (const [k, why] of Object.entries(BUILDER_ELSEWHERE)) if (b[k] !== undefined) report.ignored.push(`builder.${k}: ${why(b[k])}`);
+  // The `docker` driver builds on buildx's current builder, as an Image without `builder` does.
+  if (b.driver !== undefined && b.driver !== "docker") {
+    const cloud = String(b.driver).startsWith("cloud");
+    report.ignored.push(
+      cloud
+        ? `builder.driver: Berth does not create Docker Build Cloud builders; create it (\`docker buildx create --driver ${b.driver}\`) and pass its name as the Image's \`builder\``
+        : `builder.driver: Kamal creates its own ${show(b.driver)} builder; in Berth that is a \`BuildxBuilder\`, passed as the Image's \`builder\` (without one, buildx's current builder builds)`,
+    );
+  }
+  if (c.hooks_path !== undefined) out.hooks = { path: c.hooks_path };
+  for (const k of Object.keys(b)) if (!BUILDER_KEYS.has(k)) report.problems.push({ path: `builder.${k}`, message: "is not a Kamal 2 builder key Berth knows; remove it or check its spelling." });
+  return out;
 }
