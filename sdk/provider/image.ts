@@ -37,14 +37,15 @@ function interesting(l: string): boolean {
  * built to a registry, is retried: the build itself is in the builder's cache, so another try
  * redoes the upload only. A registry can refuse one of two uploads of one blob at the same moment
  * (the image push and the cache export both send each layer), and a connection can drop
- * mid-upload; an authentication or permission error is not retried.
+ * mid-upload; an authentication, permission or certificate error is not retried.
  */
 export function retryablePushFailure(output: string): string | undefined {
   const at = output.lastIndexOf("failed to solve: ");
   if (at < 0) return undefined;
   const why = output.slice(at + "failed to solve: ".length).trim().replace(/\s+/g, " ");
   if (!/^(failed to push|error writing \w+ blob|failed commit on ref|failed to do request)/.test(why)) return undefined;
-  if (/unauthori[sz]ed|denied|forbidden|authentication required|insufficient_scope|\b40[13]\b/i.test(output)) return undefined;
+  // Refused logins and untrusted or plain-HTTP registries fail the same way every time.
+  if (/unauthori[sz]ed|denied|forbidden|authentication required|insufficient_scope|\b40[13]\b|x509|certificate|HTTP response to HTTPS client/i.test(output)) return undefined;
   return why.length > 240 ? `${why.slice(0, 240)}…` : why;
 }
 

@@ -101,6 +101,12 @@ describe("provider/image: a failed upload is tried again", () => {
     assert.equal(retryablePushFailure(denied), undefined);
     assert.equal(retryablePushFailure(stepFailed), undefined);
     assert.equal(retryablePushFailure("ERROR: failed to solve: failed to push r/a:1: denied: requested access to the resource is denied"), undefined);
+    // What the lab's TLS registry gives a builder without its CA (buildx-builder.test.ts "the same build without the CA").
+    assert.equal(
+      retryablePushFailure('ERROR: failed to build: failed to solve: failed to push 10.77.0.1:5443/t/noca:1: failed to do request: Head "https://10.77.0.1:5443/v2/t/noca/blobs/sha256:1": tls: failed to verify certificate: x509: certificate signed by unknown authority'),
+      undefined,
+    );
+    assert.equal(retryablePushFailure('ERROR: failed to solve: failed to push r:5000/a:1: failed to do request: Head "https://r:5000/v2/": http: server gave HTTP response to HTTPS client'), undefined);
   });
 
   let dir: string;
