@@ -8,6 +8,25 @@ import { BerthProvider } from "../../sdk/provider/provider";
 import { execLocal, redact, runLocal } from "../../sdk/provider/local";
 import type { ImageInputs } from "../../sdk/config/resources";
 
+/** An Image's inputs: one tag, pushed, nothing else set. */
+const imageInputs = {
+  context: ".",
+  dockerfile: "Dockerfile",
+  contextHash: "sha256:0",
+  buildArgs: {},
+  ssh: [],
+  platforms: [],
+  tags: ["r/app:1"],
+  labels: {},
+  exports: { push: true, load: false },
+  cacheFrom: [],
+  cacheTo: [],
+  noCache: false,
+  pull: false,
+  provenance: false,
+  secrets: { build: {}, proxyEnv: {} },
+} as unknown as ImageInputs;
+
 const IMAGE_URN = "urn:pulumi:dev::p::berth:index:Image$berth:index:Image::web-build";
 
 describe("provider/buildx", () => {
@@ -50,23 +69,7 @@ describe("provider/buildx", () => {
   });
 
   it("refuses provenance max with a credentialed proxy before building, naming no secret", async () => {
-    const inputs = {
-      context: "/nonexistent",
-      dockerfile: "/nonexistent/Dockerfile",
-      contextHash: "sha256:0",
-      buildArgs: {},
-      ssh: [],
-      platforms: [],
-      tags: ["r/app:1"],
-      labels: {},
-      exports: { push: true, load: false },
-      cacheFrom: [],
-      cacheTo: [],
-      noCache: false,
-      pull: false,
-      provenance: "max",
-      secrets: { build: {}, proxyEnv: { HTTP_PROXY: "http://u:s3cr3t-pw@p:1" } },
-    } as ImageInputs;
+    const inputs = { ...imageInputs, provenance: "max", secrets: { build: {}, proxyEnv: { HTTP_PROXY: "http://u:s3cr3t-pw@p:1" } } } as ImageInputs;
     await assert.rejects(imageResource.create(inputs), (e: Error) => /`provenance: "max"` records every build arg/.test(e.message) && !e.message.includes("s3cr3t-pw"));
   });
 
@@ -137,23 +140,7 @@ describe("provider/image: a failed upload is tried again", () => {
     process.env.PATH = `${dir}:${savedPath}`;
     return () => Number(fs.readFileSync(path.join(dir, "calls"), "utf8"));
   }
-  const inputs = {
-    context: ".",
-    dockerfile: "Dockerfile",
-    contextHash: "sha256:0",
-    buildArgs: {},
-    ssh: [],
-    platforms: [],
-    tags: ["r/app:1"],
-    labels: {},
-    exports: { push: true, load: false },
-    cacheFrom: [],
-    cacheTo: [],
-    noCache: false,
-    pull: false,
-    provenance: false,
-    secrets: { build: {}, proxyEnv: {} },
-  } as unknown as ImageInputs;
+  const inputs = imageInputs;
 
   it("a raced upload succeeds on the next try", async () => {
     const calls = standIn(1, raced);
